@@ -1,0 +1,33 @@
+# oncallbot developer entry points. Every target that needs PostgreSQL or
+# Redis first runs scripts/services.sh, a quick no-op when both answer.
+
+GO       ?= go
+BIN      := bin/oncallbot
+PKGS     ?= ./...
+# BENCH selects benchmarks (go test -bench regexp); BENCHTIME how long each runs.
+BENCH     ?= .
+BENCHTIME ?= 1x
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run services test bench lint
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/oncallbot
+
+services:
+	bash scripts/services.sh
+
+run: services build
+	./$(BIN)
+
+test: services
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+bench: services
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
