@@ -52,7 +52,6 @@ const (
 	testDBPrefix   = "oncallbot_t_"
 	setupTimeout   = 2 * time.Minute
 	cleanupTimeout = 30 * time.Second
-	hint           = "run scripts/services.sh (or make test), or set TEST_DATABASE_URL / TEST_REDIS_URL"
 )
 
 // templateLockID serialises template builds across parallel test binaries.
@@ -88,7 +87,12 @@ func getEnv(t testing.TB) *env {
 		envVal, envErr = setupEnv()
 	}
 	if envErr != nil {
-		t.Fatalf("storetest: %v\n%s", envErr, hint)
+		var unreachable *store.UnreachableError
+		if errors.As(envErr, &unreachable) {
+			t.Fatalf("storetest: PostgreSQL at %s is unreachable (%s): run scripts/services.sh (or make test), or set TEST_DATABASE_URL",
+				unreachable.Addr, unreachable.Reason)
+		}
+		t.Fatalf("storetest: %v (tests use TEST_DATABASE_URL, default %s)", envErr, DefaultDatabaseURL)
 	}
 	return envVal
 }
@@ -169,6 +173,7 @@ func (e *env) ensureTemplate(ctx context.Context) (err error) {
 	}()
 
 	e.sweep(ctx, conn)
+	e.pruneTemplates(ctx, conn)
 
 	var ready bool
 	err = conn.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", e.template).Scan(&ready)
@@ -226,6 +231,35 @@ func (e *env) sweep(ctx context.Context, conn *pgxpool.Conn) {
 			continue
 		}
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)")
+	}
+}
+
+// keptTemplates is how many templates of other migration sets survive, for
+// test runs of other checkouts or branches against the same server.
+const keptTemplates = 3
+
+// pruneTemplates drops all but the newest keptTemplates templates of other
+// migration sets, so a server used for months does not fill up. Newest means
+// highest OID, which PostgreSQL assigns in creation order. Nobody connects to
+// a template; a clone in progress makes DROP wait until it is done.
+func (e *env) pruneTemplates(ctx context.Context, conn *pgxpool.Conn) {
+	rows, err := conn.Query(ctx, `
+		SELECT datname FROM pg_database
+		WHERE datname LIKE $1 AND datname <> $2
+		ORDER BY oid DESC
+		OFFSET $3`, templatePrefix+"%", e.template, keptTemplates)
+	if err != nil {
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(name)+" WITH IS_TEMPLATE false"); err != nil {
+			continue
+		}
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name))
 	}
 }
 
@@ -356,7 +390,12 @@ func Redis(t testing.TB) (*redis.Client, string) {
 	defer cancel()
 	rdb, err := store.OpenRedis(ctx, raw, discard())
 	if err != nil {
-		t.Fatalf("storetest: %v\n%s", err, hint)
+		var unreachable *store.RedisUnreachableError
+		if errors.As(err, &unreachable) {
+			t.Fatalf("storetest: Redis at %s is unreachable (%s): run scripts/services.sh (or make test), or set TEST_REDIS_URL",
+				unreachable.Addr, unreachable.Reason)
+		}
+		t.Fatalf("storetest: %v (tests use TEST_REDIS_URL, default %s)", err, DefaultRedisURL)
 	}
 	prefix := "oncallbot:test:" + randomHex(8) + ":"
 	t.Cleanup(func() {

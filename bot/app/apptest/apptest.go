@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -225,3 +226,9 @@ func containsAll(s string, parts []string) bool {
 	}
 	return true
 }
+
+var dateToken = regexp.MustCompile(`<!date\^\d+\^[^|>]*\|([^>]*)>`)
+
+// Plain replaces Slack date tokens with their fallback text, as a reader in
+// UTC would see them.
+func Plain(s string) string { return dateToken.ReplaceAllString(s, "$1") }
