@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/contextinject/oncallbot/bot/app"
 	"github.com/contextinject/oncallbot/bot/console"
 	"github.com/contextinject/oncallbot/bot/slacksim"
@@ -156,6 +158,9 @@ func serve(ctx context.Context, getenv func(string) string, stdin io.Reader, std
 	if !ok {
 		return 1
 	}
+	// go-redis logs every failed dial through a process-wide logger; route
+	// it through ours so a Redis outage is one warning, not a flood.
+	redis.SetLogger(store.NewRedisLogger(log))
 	opts := app.Options{
 		Config:      cfg,
 		DatabaseURL: env(getenv, "DATABASE_URL", defaultDatabaseURL),

@@ -78,7 +78,7 @@ func (m *Module) WhoText(ctx context.Context, now time.Time) string {
 	if shift.HasSecondary() {
 		fmt.Fprintf(&b, "• Secondary: %s%s\n", commands.Mention(cfg, shift.Secondary), overrideMark(cfg, shift.SecondaryOverride))
 	} else {
-		b.WriteString("• Secondary: none (a pool of one); the engineering lead backs up\n")
+		b.WriteString("• Secondary: none right now; the engineering lead backs up\n")
 	}
 	for _, role := range []string{"engineering_lead", "cto"} {
 		for _, id := range cfg.WithRole(role) {

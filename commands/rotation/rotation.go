@@ -264,9 +264,10 @@ func latestOverrideEdge(t time.Time, ovs []Override) time.Time {
 
 // NextChange returns the first instant after t at which the primary or the
 // secondary actually changes: a shift boundary or an override's start or end
-// where someone else takes over. Before Start it returns Start. It returns the
-// zero time when nothing ever changes again (a pool of one person and no later
-// override) or the rotation is not Valid.
+// where someone else takes over. Before Start it returns Start. When nothing
+// ever changes again (a pool of one person and no later override) it returns
+// the end of the shift containing t, the next handoff to oneself. It returns
+// the zero time only when the rotation is not Valid.
 func (r Rotation) NextChange(t time.Time, ovs []Override) time.Time {
 	if !r.Valid() {
 		return time.Time{}
@@ -286,7 +287,8 @@ func (r Rotation) NextChange(t time.Time, ovs []Override) time.Time {
 			return b
 		}
 	}
-	return time.Time{}
+	w, _ := r.IndexAt(t)
+	return r.startOf(w + 1)
 }
 
 // Upcoming returns n shifts: the one containing t (the first shift when t is

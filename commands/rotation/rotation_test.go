@@ -87,7 +87,8 @@ func TestPoolOfOneHasNoSeparateSecondary(t *testing.T) {
 	s, ok := r.At(start, nil)
 	require.True(t, ok)
 	require.False(t, s.HasSecondary())
-	require.True(t, r.NextChange(start, nil).IsZero(), "nothing ever changes")
+	require.True(t, start.Add(week).Equal(r.NextChange(start.Add(time.Hour), nil)), "nothing ever changes: the end of the shift")
+	require.True(t, Rotation{}.NextChange(start, nil).IsZero(), "invalid rotation")
 	s2, _ := builtin().At(start, nil)
 	require.True(t, s2.HasSecondary())
 }
