@@ -74,6 +74,7 @@ func (s *Server) SlashCommand(user, channel, command, text string) (string, erro
 		env:  Envelope{EnvelopeID: newEnvelopeID(), Type: "slash_commands", AcceptsResponsePayload: true, Payload: mustJSON(payload)},
 		kind: "slash", user: user, channel: ch, respID: respID, command: command,
 	}
+	s.responses[respID].envelope = se.env.EnvelopeID
 	s.mu.Unlock()
 	return s.dispatch(se)
 }

@@ -207,6 +207,7 @@ func truncate(text string) string {
 
 func (s *Server) addMessageLocked(m *Message) {
 	m.TS = s.nextTSLocked()
+	m.At = time.Now()
 	if u := s.userOfDMLocked(m.Channel); u != "" {
 		m.DMTo = u
 	}
@@ -691,7 +692,7 @@ func (s *Server) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "error": "no_text"})
 			return
 		}
-		m := &Message{Channel: ru.channel, User: s.botID, Text: truncate(p.Text), Blocks: blocks}
+		m := &Message{Channel: ru.channel, User: s.botID, Text: truncate(p.Text), Blocks: blocks, InReplyTo: ru.envelope}
 		if p.ThreadTS != "" {
 			m.ThreadTS = s.threadParentLocked(p.ThreadTS)
 		}

@@ -3,6 +3,7 @@ package slacksim
 import (
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // Message is a message as the workspace shows it.
@@ -16,6 +17,11 @@ type Message struct {
 	DMTo        string // set when Channel is a DM channel (D…)
 	Updates     int    // number of chat.update calls (or replace_original) applied
 	Deleted     bool
+	// InReplyTo is the slash command envelope whose response_url posted
+	// this message, "" otherwise; At is the wall-clock time it was posted.
+	// Benchmarks use both to time answers.
+	InReplyTo string
+	At        time.Time
 }
 
 // Button is a button element of a message or view.

@@ -149,6 +149,7 @@ type responseURL struct {
 	channel  string
 	sourceTS string // message the action came from, "" for slash commands
 	lastTS   string // last message posted through this URL or the ack
+	envelope string // the slash command envelope that issued it, "" for actions
 	uses     int
 	issued   time.Time
 }

@@ -232,3 +232,6 @@ var dateToken = regexp.MustCompile(`<!date\^\d+\^[^|>]*\|([^>]*)>`)
 // Plain replaces Slack date tokens with their fallback text, as a reader in
 // UTC would see them.
 func Plain(s string) string { return dateToken.ReplaceAllString(s, "$1") }
+
+// DefaultConfig returns the built-in configuration.
+func DefaultConfig() *config.Config { return config.Default() }
