@@ -25,8 +25,13 @@ import (
 
 	"github.com/contextinject/oncallbot/bot"
 	"github.com/contextinject/oncallbot/commands"
+	"github.com/contextinject/oncallbot/commands/calendar"
 	"github.com/contextinject/oncallbot/commands/config"
+	"github.com/contextinject/oncallbot/commands/incident"
+	"github.com/contextinject/oncallbot/commands/monitoring"
 	"github.com/contextinject/oncallbot/commands/oncall"
+	"github.com/contextinject/oncallbot/commands/swap"
+	"github.com/contextinject/oncallbot/commands/triage"
 	"github.com/contextinject/oncallbot/store"
 )
 
@@ -64,6 +69,18 @@ type App struct {
 	Deps     commands.Deps
 	Oncall   *oncall.Module
 	Roster   *oncall.Roster
+	// Incident runs incidents, paging and the alert webhooks.
+	Incident *incident.Module
+	Calendar *calendar.Module
+	Swap     *swap.Module
+	// Monitoring posts non-paging alert groups in #monitoring (the
+	// Alertmanager webhook calls Monitoring.Alert).
+	Monitoring *monitoring.Module
+	// Handoffs are the weekly and emergency handoffs and the customer update templates.
+	Handoffs *HandoffModules
+	// Triage runs alert playbooks (/triage) and diagnostics (/diag); the
+	// Alertmanager webhook uses Triage.Route and Triage.Start.
+	Triage *triage.Module
 	// Hooks are console `run NAME` actions.
 	Hooks map[string]func(ctx context.Context) error
 

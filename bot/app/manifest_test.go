@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -59,11 +61,18 @@ func TestManifestValidatesAgainstSlackSchema(t *testing.T) {
 	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaRaw))
 	require.NoError(t, err)
 	c := jsonschema.NewCompiler()
+	c.UseRegexpEngine(lookaheadRegexp)
 	require.NoError(t, c.AddResource("manifest.schema.json", schemaDoc))
 	sch, err := c.Compile("manifest.schema.json")
 	require.NoError(t, err)
 	require.NoError(t, sch.Validate(inst))
 	require.True(t, m.Settings.SocketMode)
+
+	// The schema is really applied: a command without its slash is refused.
+	bad := strings.Replace(string(js), `"command":"/oncall"`, `"command":"oncall"`, 1)
+	badInst, err := jsonschema.UnmarshalJSON(strings.NewReader(bad))
+	require.NoError(t, err)
+	require.Error(t, sch.Validate(badInst))
 }
 
 // TestManifestCommandsMatchRouter keeps the manifest and the router in step:
@@ -85,3 +94,31 @@ func TestManifestCommandsMatchRouter(t *testing.T) {
 		require.NotEmpty(t, h.App.Registry.LookupEvent(ev), "manifest subscribes to %s but nothing handles it", ev)
 	}
 }
+
+// lookaheadRegexp compiles the schema's patterns with Go's regexp, adding the
+// one ECMAScript feature Slack's schema uses that Go lacks: a leading
+// negative lookahead `^(?!X)rest`, matched as `^rest` and not `^X`.
+func lookaheadRegexp(pattern string) (jsonschema.Regexp, error) {
+	if rest, ok := strings.CutPrefix(pattern, "^(?!"); ok {
+		if i := strings.Index(rest, ")"); i > 0 {
+			not, err := regexp.Compile("^(?:" + rest[:i] + ")")
+			if err != nil {
+				return nil, err
+			}
+			re, err := regexp.Compile("^" + rest[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			return negLookahead{src: pattern, not: not, re: re}, nil
+		}
+	}
+	return regexp.Compile(pattern)
+}
+
+type negLookahead struct {
+	src     string
+	not, re *regexp.Regexp
+}
+
+func (n negLookahead) MatchString(s string) bool { return !n.not.MatchString(s) && n.re.MatchString(s) }
+func (n negLookahead) String() string            { return n.src }

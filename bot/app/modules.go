@@ -19,10 +19,35 @@ func (a *App) buildModules(ctx context.Context) error {
 	if err := a.Oncall.RegisterJobs(d.Workers, a.Jobs); err != nil {
 		return err
 	}
+	if err := a.wireHandoff(ctx); err != nil {
+		return err
+	}
+	if err := a.wireCalendar(ctx); err != nil {
+		return err
+	}
+	if err := a.wireSwap(ctx); err != nil {
+		return err
+	}
+	if err := a.wireMonitoring(ctx); err != nil {
+		return err
+	}
+	if err := a.wireTriage(ctx); err != nil {
+		return err
+	}
+	if err := a.wireIncident(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
 // mux is the HTTP server's routes.
 func (a *App) mux() http.Handler {
-	return bot.NewMux(a.Health, a.Gatherer)
+	mux := bot.NewMux(a.Health, a.Gatherer)
+	if a.Incident != nil {
+		a.Incident.Routes(mux)
+	}
+	if a.Calendar != nil {
+		mux.Handle("GET /calendar/", a.Calendar)
+	}
+	return mux
 }

@@ -5,6 +5,7 @@
 //	oncallbot                      run the bot (or the local workspace)
 //	oncallbot check-config [FILE]  validate a configuration and print the next 4 shifts
 //	oncallbot migrate              apply database migrations and exit
+//	oncallbot pagerduty diff|apply compare PagerDuty with the configuration, or make it match
 package main
 
 import (
@@ -52,6 +53,8 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 		return checkConfig(args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stderr)
+	case "pagerduty":
+		return pagerdutyCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "", "run":
 		return serve(ctx, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
@@ -67,6 +70,8 @@ const usage = `usage:
   oncallbot                      run the bot (local workspace when SLACK_APP_TOKEN/SLACK_BOT_TOKEN are unset)
   oncallbot check-config [FILE]  validate a configuration and print the next 4 shifts
   oncallbot migrate              apply database migrations and exit
+  oncallbot pagerduty diff       how PagerDuty's escalation policy and schedules differ from the configuration
+  oncallbot pagerduty apply      make PagerDuty match the configuration, changing nothing else
 `
 
 func env(getenv func(string) string, key, def string) string {

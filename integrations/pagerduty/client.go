@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	pd "github.com/PagerDuty/go-pagerduty"
@@ -23,6 +24,9 @@ const DefaultAPIURL = "https://api.pagerduty.com"
 // Client is a PagerDuty REST client.
 type Client struct {
 	pd *pd.Client
+	// base is the REST base URL without a trailing slash, for the raw
+	// read-modify-write requests that must keep fields go-pagerduty does not model.
+	base string
 }
 
 // Options configure a Client.
@@ -60,7 +64,7 @@ func New(o Options) *Client {
 	}
 	c := pd.NewClient(o.Token, pd.WithAPIEndpoint(o.BaseURL))
 	c.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &retryTransport{base: base, max: o.MaxRetries, maxWait: o.MaxWait, sleep: o.Sleep}}
-	return &Client{pd: c}
+	return &Client{pd: c, base: strings.TrimRight(o.BaseURL, "/")}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/contextinject/oncallbot/bot"
+	"github.com/contextinject/oncallbot/commands/oncall"
+	"github.com/contextinject/oncallbot/commands/swap"
+	"github.com/contextinject/oncallbot/integrations/pagerduty"
+)
+
+// wireSwap builds the swap module: /oncall swap, /oncall stats, its buttons
+// and River jobs, its App Home section and, with PAGERDUTY_TOKEN, PagerDuty
+// as the source of who is on call (rotation.pagerduty schedules) and the
+// place swaps are written to. Console: `run swap-drift`.
+func (a *App) wireSwap(_ context.Context) error {
+	d := a.Deps
+	o := swap.Options{Deps: d, Roster: a.Roster, SyncFunc: a.Oncall.RequestSync, HomeFunc: a.Oncall.PublishHome}
+	if tok := a.o.Getenv("PAGERDUTY_TOKEN"); tok != "" {
+		base := a.o.Getenv("PAGERDUTY_API_URL")
+		counting := &bot.CountingTransport{API: "pagerduty", Calls: a.Metrics.APICalls}
+		o.PagerDuty = pagerduty.New(pagerduty.Options{Token: tok, BaseURL: base, Transport: counting})
+		if d.Config.Rotation.PagerDuty != nil {
+			// Reads answer people waiting in Slack: one quick retry, then
+			// the Roster falls back to its own schedule with a note.
+			reads := pagerduty.New(pagerduty.Options{Token: tok, BaseURL: base, Transport: counting, MaxRetries: 1, MaxWait: time.Second})
+			src := oncall.NewPagerDutySource(d.Config, reads, d.Now, 0)
+			a.Roster.SetSource(src)
+			o.ChangedFunc = src.Invalidate
+		}
+	}
+	m := swap.New(o)
+	m.Register(a.Registry)
+	if err := m.RegisterJobs(d.Workers, a.Jobs); err != nil {
+		return err
+	}
+	a.Oncall.HomeSections = append(a.Oncall.HomeSections, m.HomeSection)
+	a.Swap = m
+	a.Hooks["swap-drift"] = m.Maintain
+	return nil
+}
