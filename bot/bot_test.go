@@ -81,7 +81,6 @@ func waitEphemeral(t *testing.T, sim *slacksim.Server, contains string) *slacksi
 	return m
 }
 
-
 func TestHandlerPanicIsAnsweredAndBotKeepsServing(t *testing.T) {
 	t.Parallel()
 	reg := commands.NewRegistry()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -24,6 +25,12 @@ type Messenger struct {
 	// host and the host of SLACK_API_URL. Anything else is refused, so an
 	// envelope cannot make the bot call an arbitrary URL.
 	allowedHosts map[string]bool
+
+	// dms maps user IDs to their DM channel IDs. Feature code addresses DMs
+	// by user ID; chat.update and threaded replies need the D… channel, which
+	// chat.postMessage returns and conversations.open finds after a restart.
+	dmMu sync.Mutex
+	dms  map[string]string
 }
 
 var _ commands.Messenger = (*Messenger)(nil)
@@ -34,7 +41,7 @@ func NewMessenger(api *slack.Client, httpClient *http.Client, apiURL string) *Me
 	if u, err := url.Parse(apiURL); err == nil && u.Host != "" {
 		hosts[u.Host] = true
 	}
-	return &Messenger{api: api, http: httpClient, allowedHosts: hosts}
+	return &Messenger{api: api, http: httpClient, allowedHosts: hosts, dms: map[string]string{}}
 }
 
 func msgOptions(msg commands.Message) []slack.MsgOption {
@@ -47,15 +54,50 @@ func msgOptions(msg commands.Message) []slack.MsgOption {
 
 // Post posts msg to channel (a user ID posts a DM).
 func (m *Messenger) Post(ctx context.Context, channel string, msg commands.Message) (string, error) {
-	_, ts, err := m.api.PostMessageContext(ctx, channel, msgOptions(msg)...)
+	got, ts, err := m.api.PostMessageContext(ctx, channel, msgOptions(msg)...)
 	if err != nil {
 		return "", fmt.Errorf("chat.postMessage to %s: %w", channel, err)
 	}
+	m.rememberDM(channel, got)
 	return ts, nil
+}
+
+func isUserID(s string) bool { return strings.HasPrefix(s, "U") || strings.HasPrefix(s, "W") }
+
+func (m *Messenger) rememberDM(user, channel string) {
+	if isUserID(user) && strings.HasPrefix(channel, "D") {
+		m.dmMu.Lock()
+		m.dms[user] = channel
+		m.dmMu.Unlock()
+	}
+}
+
+// conversation returns the channel to address for a user ID (their DM
+// channel) or channel as it is.
+func (m *Messenger) conversation(ctx context.Context, channel string) (string, error) {
+	if !isUserID(channel) {
+		return channel, nil
+	}
+	m.dmMu.Lock()
+	dm, ok := m.dms[channel]
+	m.dmMu.Unlock()
+	if ok {
+		return dm, nil
+	}
+	ch, _, _, err := m.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{channel}})
+	if err != nil {
+		return "", fmt.Errorf("conversations.open with %s: %w", channel, err)
+	}
+	m.rememberDM(channel, ch.ID)
+	return ch.ID, nil
 }
 
 // Reply posts msg in the thread of threadTS.
 func (m *Messenger) Reply(ctx context.Context, channel, threadTS string, msg commands.Message) (string, error) {
+	channel, err := m.conversation(ctx, channel)
+	if err != nil {
+		return "", err
+	}
 	_, ts, err := m.api.PostMessageContext(ctx, channel, append(msgOptions(msg), slack.MsgOptionTS(threadTS))...)
 	if err != nil {
 		return "", fmt.Errorf("chat.postMessage reply in %s: %w", channel, err)
@@ -65,6 +107,10 @@ func (m *Messenger) Reply(ctx context.Context, channel, threadTS string, msg com
 
 // Update replaces the message at ts. Passing no blocks clears them.
 func (m *Messenger) Update(ctx context.Context, channel, ts string, msg commands.Message) error {
+	channel, err := m.conversation(ctx, channel)
+	if err != nil {
+		return err
+	}
 	opts := []slack.MsgOption{slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks...)}
 	if _, _, _, err := m.api.UpdateMessageContext(ctx, channel, ts, opts...); err != nil {
 		return fmt.Errorf("chat.update %s/%s: %w", channel, ts, err)
@@ -98,6 +144,10 @@ func (m *Messenger) PublishHome(ctx context.Context, user string, view slack.Hom
 
 // Permalink returns a link to a message.
 func (m *Messenger) Permalink(ctx context.Context, channel, ts string) (string, error) {
+	channel, err := m.conversation(ctx, channel)
+	if err != nil {
+		return "", err
+	}
 	link, err := m.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
 	if err != nil {
 		return "", fmt.Errorf("chat.getPermalink: %w", err)

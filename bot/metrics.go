@@ -10,14 +10,14 @@ import (
 
 // Metrics are the bot's Prometheus collectors, registered on an injected registry.
 type Metrics struct {
-	Envelopes    *prometheus.CounterVec
-	AckSeconds   prometheus.Histogram
-	Duplicates   prometheus.Counter
-	HandlerSecs  *prometheus.HistogramVec
-	APICalls     *prometheus.CounterVec
-	Panics       prometheus.Counter
-	Reconnects   prometheus.Counter
-	Connected    prometheus.Gauge
+	Envelopes     *prometheus.CounterVec
+	AckSeconds    prometheus.Histogram
+	Duplicates    prometheus.Counter
+	HandlerSecs   *prometheus.HistogramVec
+	APICalls      *prometheus.CounterVec
+	Panics        prometheus.Counter
+	Reconnects    prometheus.Counter
+	Connected     prometheus.Gauge
 	OpenIncidents prometheus.Gauge
 	PendingTimers prometheus.Gauge
 }

@@ -306,6 +306,11 @@ func (s *Server) editableLocked(channel, ts string) (*Message, *apiError) {
 }
 
 func (s *Server) chatUpdate(r *apiRequest) (map[string]any, *apiError) {
+	// Slack edits a DM only through its D… channel: a user ID, which
+	// chat.postMessage accepts, is channel_not_found here.
+	if _, isUser := s.users[r.params["channel"]]; isUser {
+		return nil, errCode("channel_not_found")
+	}
 	m, e := s.editableLocked(r.params["channel"], r.params["ts"])
 	if e != nil {
 		return nil, e
