@@ -261,10 +261,22 @@ func (m *Module) RegisterJobs() error {
 	if err := river.AddWorkerSafely(m.d.Workers, &nudgeWorker{m: m}); err != nil {
 		return fmt.Errorf("add handoff nudge worker: %w", err)
 	}
-	m.d.Jobs.PeriodicJobs().Add(river.NewPeriodicJob(m.sched,
+	m.d.Jobs.PeriodicJobs().Add(river.NewPeriodicJob(riverSchedule{m.sched},
 		func() (river.JobArgs, *river.InsertOpts) { return ReminderArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true, ID: SlotReminder}))
 	return nil
+}
+
+// riverSchedule guards River's scheduler against a spec with no instant in
+// robfig's five-year search ("0 0 30 2 *"): a zero Next would be due at once,
+// over and over; instead it looks again in a year.
+type riverSchedule struct{ s Schedule }
+
+func (r riverSchedule) Next(t time.Time) time.Time {
+	if n := r.s.Next(t); !n.IsZero() {
+		return n
+	}
+	return t.AddDate(1, 0, 0)
 }
 
 func (m *Module) insertNudge(ctx context.Context, tx pgx.Tx, b time.Time, kind string, now time.Time) error {

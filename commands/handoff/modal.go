@@ -129,13 +129,17 @@ func (m *Module) open(ctx context.Context, user string, b time.Time) (commands.R
 	if err := m.mayWrite(user, outgoing); err != nil {
 		return commands.Response{}, err
 	}
+	if now := m.d.Now(); now.Sub(b) > m.rot.Length {
+		return commands.Response{}, commands.Errorf(commands.Conflict,
+			"The handoff of %s is over: a shift has passed since. Use `/oncall handoff` for the current one.", commands.Date(b))
+	}
 	rec, err := getRecord(ctx, m.d.DB.Pool, b)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return commands.Response{}, err
 	case rec.PostedAt != nil:
-		return commands.Text("The handoff for %s was already posted by %s %s.", commands.Date(b), commands.Mention(m.d.Config, rec.PostedBy), m.link(ctx, rec)), nil
+		return commands.Text("The handoff for %s was already posted by %s%s.", commands.Date(b), commands.Mention(m.d.Config, rec.PostedBy), m.link(ctx, rec)), nil
 	}
 	dr := m.Prepare(ctx, b, outgoing, incoming)
 	if err == nil && len(rec.Fields) > 2 {
@@ -157,7 +161,7 @@ func (m *Module) link(ctx context.Context, rec record) string {
 	if err != nil {
 		return ""
 	}
-	return "(<" + l + "|the post>)"
+	return " (<" + l + "|the post>)"
 }
 
 // Draft is a handoff being prepared: who hands off to whom at which shift

@@ -117,3 +117,10 @@ func TestBoundary(t *testing.T) {
 		require.Equal(t, tc.w, w, tc.at)
 	}
 }
+
+func TestRiverScheduleNeverReturnsZero(t *testing.T) {
+	t.Parallel()
+	at := utc("2026-11-04T12:00:00Z")
+	require.Equal(t, at.AddDate(1, 0, 0), riverSchedule{sched(t, "0 0 30 2 *")}.Next(at))
+	require.Equal(t, utc("2026-11-09T09:00:00Z"), riverSchedule{sched(t, "CRON_TZ=UTC 0 9 * * MON")}.Next(at))
+}

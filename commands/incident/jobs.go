@@ -74,18 +74,27 @@ func (pagerdutyArgs) Kind() string { return "incident_pagerduty" }
 var uniqueByArgs = river.UniqueOpts{ByArgs: true}
 
 // insertAt schedules args, due at app-clock instant at (its At field holds
-// the same instant on River's clock). The job is inserted available and its
-// worker snoozes until the instant (see early): River moves scheduled jobs
-// to available only on the leader's 5-second scheduler tick (with a 5 s
-// look-ahead), which would make a step inserted less than 5 s before it is
-// due up to 5 s late, while a snooze of 5 s or less makes the job available
-// at its exact instant, and a longer one is moved by the look-ahead in time.
+// the same instant on River's clock). River makes scheduled jobs available
+// on its leader's scheduler tick (every 5 s, looking 5 s ahead), so a job
+// due more than lookAhead from now is inserted scheduled at its instant and
+// is fetched on time; one due sooner is inserted available and its worker
+// snoozes until the instant (see early) — a snooze of 5 s or less makes
+// the job available at exactly that instant without waiting for a tick.
 func (m *Module) insertAt(ctx context.Context, tx pgx.Tx, args river.JobArgs, at time.Time) error {
-	if _, err := m.d.Jobs.InsertTx(ctx, tx, args, &river.InsertOpts{UniqueOpts: uniqueByArgs}); err != nil {
+	opts := &river.InsertOpts{UniqueOpts: uniqueByArgs}
+	if !at.IsZero() && at.Sub(m.d.Now()) > lookAhead {
+		opts.ScheduledAt = m.schedAt(at)
+	}
+	if _, err := m.d.Jobs.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("schedule %s at %s: %w", args.Kind(), at.UTC().Format(time.RFC3339), err)
 	}
 	return nil
 }
+
+// lookAhead is how far ahead a job must be due to be inserted scheduled:
+// more than River's scheduler interval (5 s), so that a tick falls in the
+// 5 s before the instant and makes the job available in time.
+const lookAhead = 6 * time.Second
 
 // early snoozes a job until its instant.
 func (m *Module) early(at time.Time) error {

@@ -260,25 +260,36 @@ func (m *Module) start(ctx context.Context, id int64) error {
 // ensureParent posts the parent message unless it exists or is being posted.
 func (m *Module) ensureParent(ctx context.Context, id int64) error {
 	inc, err := m.Get(ctx, id)
-	if err != nil || inc.TS != "" || inc.Channel == "" {
+	if err != nil {
 		return err
 	}
+	_, err = m.ensureParentOf(ctx, inc)
+	return err
+}
+
+// ensureParentOf is ensureParent for an incident already read; it returns
+// inc with its parent's TS once posted here.
+func (m *Module) ensureParentOf(ctx context.Context, inc *Incident) (*Incident, error) {
+	if inc.TS != "" || inc.Channel == "" {
+		return inc, nil
+	}
+	id := inc.ID
 	n, err := exec(ctx, m.d.DB.Pool, "claim parent", `UPDATE incidents SET ts = $2 WHERE id = $1 AND ts = ''`, id, pendingTS)
 	if err != nil || n == 0 {
-		return err
+		return inc, err
 	}
 	m.seen.swap("p", id, m.parentSig(inc))
 	ts, err := m.d.Slack.Post(ctx, inc.Channel, m.parentMessage(inc))
 	if err != nil {
 		_, _ = exec(ctx, m.d.DB.Pool, "release parent", `UPDATE incidents SET ts = '' WHERE id = $1 AND ts = $2`, id, pendingTS)
-		return fmt.Errorf("post parent of %s: %w", KeyOf(id), err)
+		return inc, fmt.Errorf("post parent of %s: %w", KeyOf(id), err)
 	}
 	if _, err = exec(ctx, m.d.DB.Pool, "store parent", `UPDATE incidents SET ts = $2 WHERE id = $1`, id, ts); err != nil {
-		return err
+		return inc, err
 	}
 	inc.TS = ts
 	m.seen.swap("p", id, m.parentSig(inc))
-	return nil
+	return inc, nil
 }
 
 // errAlready marks a change that another click or source made first.
@@ -616,13 +627,13 @@ func (m *Module) fireBroadcast(ctx context.Context, id int64) error {
 // deliver DMs each recipient a page with an Acknowledge button, records the
 // DMs (to keep them current), adds head to the thread and refreshes.
 func (m *Module) deliver(ctx context.Context, id int64, recipients []string, head string, _ bool) {
-	if err := m.ensureParent(ctx, id); err != nil {
-		m.d.Log.Warn("incident parent not posted", "incident_id", id, "err", err)
-	}
 	inc, err := m.Get(ctx, id)
 	if err != nil {
 		m.d.Log.Error("incident not readable for paging", "incident_id", id, "err", err)
 		return
+	}
+	if inc, err = m.ensureParentOf(ctx, inc); err != nil {
+		m.d.Log.Warn("incident parent not posted", "incident_id", id, "err", err)
 	}
 	var failed []string
 	sent := false
@@ -646,7 +657,10 @@ func (m *Module) deliver(ctx context.Context, id int64, recipients []string, hea
 	if len(failed) > 0 {
 		head += fmt.Sprintf("\n:warning: Slack did not deliver the DM to %s; reach them another way.", m.mentions(failed))
 	}
-	m.changed(ctx, id, head, recipients...)
+	if err := m.reply(ctx, inc, commands.Message{Text: head}); err != nil {
+		m.d.Log.Warn("incident timeline entry not posted", "incident_id", id, "err", err)
+	}
+	m.refresh(ctx, id, recipients...)
 }
 
 func (m *Module) mentions(ids []string) string {
@@ -983,13 +997,18 @@ func (m *Module) Thread(ctx context.Context, id int64, msg commands.Message) err
 // post adds a timeline entry without counting it as activity (the bot's
 // own entries: pages, reminders, questions).
 func (m *Module) post(ctx context.Context, id int64, msg commands.Message) error {
-	if err := m.ensureParent(ctx, id); err != nil {
-		return err
-	}
 	inc, err := m.Get(ctx, id)
 	if err != nil {
 		return err
 	}
+	if inc, err = m.ensureParentOf(ctx, inc); err != nil {
+		return err
+	}
+	return m.reply(ctx, inc, msg)
+}
+
+// reply posts msg in the thread of inc's parent.
+func (m *Module) reply(ctx context.Context, inc *Incident, msg commands.Message) error {
 	if !inc.hasParent() {
 		return fmt.Errorf("thread of %s: the parent message is not posted yet", inc.Key)
 	}

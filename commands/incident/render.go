@@ -286,6 +286,8 @@ type renders struct {
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex
 	shown map[string]string
+	// counted is when the gauges were last counted (wall clock).
+	counted time.Time
 }
 
 func (r *renders) lock(id int64) *sync.Mutex {
@@ -422,9 +424,23 @@ func (m *Module) publishHomes(ctx context.Context, users []string) {
 	}
 }
 
+// gaugeEvery bounds how often the gauges are recounted, so a burst of
+// changes costs one count.
+const gaugeEvery = time.Second
+
 // gauges reports the open incidents and pending timers.
 func (m *Module) gauges(ctx context.Context) {
 	if m.o.Gauges == nil {
+		return
+	}
+	now := m.o.Wall()
+	m.seen.mu.Lock()
+	due := now.Sub(m.seen.counted) >= gaugeEvery
+	if due {
+		m.seen.counted = now
+	}
+	m.seen.mu.Unlock()
+	if !due {
 		return
 	}
 	open, timers, err := counts(ctx, m.d.DB.Pool)

@@ -20,15 +20,16 @@ const (
 	// ActionCustomerUpdate is the incident parent's Customer update button;
 	// its value is the incident ID.
 	ActionCustomerUpdate = "incident.customer_update"
-	// ViewPick is the modal choosing a template.
-	ViewPick = "customer_update.pick"
+	// ActionChoose is a template button of the choice; its value is
+	// "<incident ID>:<template name>".
+	ActionChoose = "customer_update.template"
 	// ViewFill is the modal filling the chosen template's placeholders.
 	ViewFill = "customer_update.fill"
 
-	pickBlock   = "template"
-	pickAction  = "choice"
 	fieldPrefix = "f_"
 	fieldAction = "value"
+	// perRow is how many template buttons one actions block shows.
+	perRow = 5
 )
 
 // Incidents is what the customer update flow needs from the incidents module.
@@ -88,7 +89,7 @@ func (m *Module) Template(name string) (Template, bool) {
 // Register adds the button and modal handlers to r.
 func (m *Module) Register(r *commands.Registry) {
 	r.Action(ActionCustomerUpdate, m.click)
-	r.View(ViewPick, m.picked)
+	r.Action(ActionChoose, m.choose)
 	r.View(ViewFill, m.filled)
 }
 
@@ -115,54 +116,54 @@ func (m *Module) incident(ctx context.Context, user, rawID string) (Incident, er
 	return inc, nil
 }
 
+// click answers the Customer update button with the choice of templates,
+// shown only to the person who clicked.
 func (m *Module) click(ctx context.Context, req commands.Action) (commands.Response, error) {
 	inc, err := m.incident(ctx, req.UserID, req.Value)
 	if err != nil {
 		return commands.Response{}, err
 	}
-	v := m.PickView(inc)
-	return commands.Response{OpenView: &v}, nil
+	msg := m.Choice(inc)
+	return commands.Response{Ephemeral: &msg}, nil
 }
 
-// PickView is the modal offering the templates for inc.
-func (m *Module) PickView(inc Incident) slack.ModalViewRequest {
-	opts := make([]*slack.OptionBlockObject, 0, len(m.templates))
-	for _, t := range m.templates {
-		opts = append(opts, slack.NewOptionBlockObject(t.Name, pt(clip(t.Title, 75)), nil))
+// Choice is the message offering one button per template for inc.
+func (m *Module) Choice(inc Incident) commands.Message {
+	text := fmt.Sprintf(":email: Customer update for incident #%d (%s, %s): choose a template. Its fields are pre-filled from the incident; the text is posted in the thread for you to copy, and nothing is sent to customers.",
+		inc.ID, inc.Severity, inc.Title)
+	blocks := []slack.Block{slack.NewSectionBlock(md(clip(text, 3000)), nil, nil)}
+	for i := 0; i < len(m.templates); i += perRow {
+		var row []slack.BlockElement
+		for _, t := range m.templates[i:min(i+perRow, len(m.templates))] {
+			value := strconv.FormatInt(inc.ID, 10) + ":" + t.Name
+			row = append(row, slack.NewButtonBlockElement(ActionChoose, value, pt(clip(t.Title, 75))))
+		}
+		blocks = append(blocks, slack.NewActionBlock(fmt.Sprintf("customer_update_%d", i/perRow), row...))
 	}
-	sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, pt("Choose a template"), pickAction, opts...)
-	return slack.ModalViewRequest{
-		Type:            slack.VTModal,
-		CallbackID:      ViewPick,
-		PrivateMetadata: strconv.FormatInt(inc.ID, 10),
-		Title:           pt("Customer update"),
-		Submit:          pt("Next"),
-		Close:           pt("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewSectionBlock(md(clip(fmt.Sprintf("*Incident #%d* [%s] %s", inc.ID, inc.Severity, inc.Title), 3000)), nil, nil),
-			slack.NewInputBlock(pickBlock, pt("Template"), nil, sel),
-			slack.NewContextBlock("", md("The next form is pre-filled from the incident. The text is posted in the incident thread for you to copy; nothing is sent to customers.")),
-		}},
+	return commands.Message{Text: text, Blocks: blocks}
+}
+
+// choose opens the chosen template's modal, pre-filled from the incident.
+func (m *Module) choose(ctx context.Context, req commands.Action) (commands.Response, error) {
+	rawID, name, ok := strings.Cut(req.Value, ":")
+	if !ok {
+		return commands.Response{}, commands.Errorf(commands.Invalid, "This button does not name a template.")
 	}
+	t, ok := m.Template(name)
+	if !ok {
+		return commands.Response{}, commands.Errorf(commands.NotFound, "The template %q no longer exists; press Customer update again.", clip(name, 40))
+	}
+	inc, err := m.incident(ctx, req.UserID, rawID)
+	if err != nil {
+		return commands.Response{}, err
+	}
+	v := m.FillView(t, inc, Prefill(t, inc, m.d.Config, req.UserID, m.d.Now()))
+	return commands.Response{OpenView: &v}, nil
 }
 
 type fillMeta struct {
 	Incident int64  `json:"i"`
 	Template string `json:"t"`
-}
-
-func (m *Module) picked(ctx context.Context, sub commands.Submission) (commands.Response, commands.Then, error) {
-	name := sub.Value(pickBlock, pickAction)
-	t, ok := m.Template(name)
-	if !ok {
-		return commands.Response{Errors: map[string]string{pickBlock: "Choose one of the templates."}}, nil, nil
-	}
-	inc, err := m.incident(ctx, sub.UserID, sub.PrivateMetadata)
-	if err != nil {
-		return commands.Response{}, nil, err
-	}
-	v := m.FillView(t, inc, Prefill(t, inc, m.d.Config, sub.UserID, m.d.Now()))
-	return commands.Response{UpdateView: &v}, nil, nil
 }
 
 // FillView is the modal whose inputs are t's placeholders, with values pre-filled.

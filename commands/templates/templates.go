@@ -3,8 +3,9 @@
 // and any extra templates named by `templates:` in the configuration, their
 // placeholders, the pre-fill of those placeholders from an incident, and the
 // rendering of a filled template. The Customer update button on an incident
-// parent offers them; the rendered text is posted in the incident thread for
-// a person to copy, and nothing is ever sent outside Slack.
+// parent answers its clicker with one button per template; the chosen one
+// opens a modal of its placeholders, and the rendered text is posted in the
+// incident thread for a person to copy. Nothing is ever sent outside Slack.
 //
 // A template is text with placeholders written {{key}}. The runbook writes
 // its placeholders in brackets ("Hi [Name],"), but it also writes literal

@@ -369,6 +369,14 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.0f ms", v)
 }
 
+// micro renders a short duration, down to microseconds.
+func micro(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", max(d.Microseconds(), 0))
+	}
+	return ms(d)
+}
+
 // FormatPostgres renders what pgdiag read.
 func FormatPostgres(r pgdiag.Result) Report {
 	var b strings.Builder
@@ -466,7 +474,7 @@ func FormatRedis(in redisdiag.Info, now time.Time) Report {
 	} else {
 		parts := make([]string, len(in.Slow))
 		for i, s := range in.Slow {
-			parts[i] = fmt.Sprintf("%s %s (%s)", escape(s.Command), ms(s.Duration), age(now, s.At))
+			parts[i] = fmt.Sprintf("%s %s (%s)", escape(s.Command), micro(s.Duration), age(now, s.At))
 		}
 		fmt.Fprintf(&b, "\nSlow log (last %d): %s", len(in.Slow), strings.Join(parts, ", "))
 	}

@@ -38,7 +38,9 @@ func TestRunIsConcurrentAndBoundsEachCheck(t *testing.T) {
 				<-stuck
 				return Report{}, nil
 			},
-			"queue":  func(context.Context) (Report, error) { return Report{}, errors.New("Redis at 10.0.0.1:6379 refused the connection") },
+			"queue": func(context.Context) (Report, error) {
+				return Report{}, errors.New("Redis at 10.0.0.1:6379 refused the connection")
+			},
 			"qdrant": func(context.Context) (Report, error) { panic("boom") },
 		},
 		Missing: map[string]string{"tls": "list host:port endpoints in diagnostics.tls."},

@@ -156,6 +156,13 @@ func TestTriageEndToEnd(t *testing.T) {
 	h.WaitIn(t, "C0INCIDENTS", "Not resolved within 30m, as playbook `high-error-rate` asks: escalated")
 	require.Equal(t, []string{"2 Not resolved within 30m (playbook high-error-rate)."}, inc.escalations())
 
+	// The thread as people see it (go test -v shows it).
+	for _, m := range h.Sim.Messages() {
+		if m.Channel == "C0INCIDENTS" && (m.TS == parent.TS || m.ThreadTS == parent.TS) {
+			t.Logf("[%s] %s", m.TS, apptest.Plain(m.AllText()))
+		}
+	}
+
 	// /diag answers the caller only.
 	h.Slash(t, "U0ENGB", "C0ENGINEERING", "/diag queue")
 	h.WaitEphemeral(t, "U0ENGB", "*BullMQ queues*", "waiting *612*")

@@ -30,11 +30,12 @@ const (
 	ActionRerun = "triage.rerun"
 )
 
-// Usage lines.
+// Usage lines, as mrkdwn: Slack reads a bare <…> as a link, so the angle
+// brackets are written as entities.
 const (
-	usageTriage = "/triage <alert> [P1-P4] [note] — open an incident in #incidents running the alert's playbook"
+	usageTriage = "/triage &lt;alert&gt; [P1-P4] [note] — open an incident in #incidents running the alert's playbook"
 	usageList   = "/triage list — the playbooks, their aliases and alerts"
-	usageDiag   = "/diag <health|deploys|postgres|redis|queue|qdrant|tls|all> — run read-only diagnostics now (only you see the answer)"
+	usageDiag   = "/diag &lt;health|deploys|postgres|redis|queue|qdrant|tls|all&gt; — run read-only diagnostics now (only you see the answer)"
 	maxNote     = 500
 	noteKey     = "triage"
 	defaultSev  = "P3"
@@ -203,7 +204,7 @@ func (m *Module) triage(ctx context.Context, req commands.Slash) (commands.Respo
 	if err := m.start(ctx, opened, a.Playbook, req.UserID); err != nil {
 		// The incident exists; say so rather than hide it behind an error.
 		m.d.Log.Error("triage thread failed", "incident_id", opened.ID, "err", err)
-		return commands.Text(":warning: Opened *%s* (%s), but its playbook thread could not be posted completely. Open the incident and follow the runbook; the team was told in the thread if Slack allowed.", name, a.Severity), nil
+		return commands.Text(":warning: Opened *%s* (%s), but its playbook thread could not be posted completely. Follow the runbook from the incident and run `/diag all` for the checks.", escape(name), a.Severity), nil
 	}
 	where := "in the thread below it"
 	if req.ChannelID != opened.Channel {

@@ -223,7 +223,7 @@ func TestParseTriage(t *testing.T) {
 		{in: "Errors p1 api pods restarting", name: "high-error-rate", sev: "P1", note: "api pods restarting"},
 		{in: "latency  the p99 is 4s", name: "high-latency", sev: "P2", note: "the p99 is 4s"},
 		{in: "tls P4", name: "cert-expiry", sev: "P4"},
-		{in: "", err: "Which alert? Usage: /triage <alert>"},
+		{in: "", err: "Which alert? Usage: /triage &lt;alert&gt;"},
 		{in: "cpu-high P1", err: "I have no playbook for `cpu-high`.\n*Playbooks*\n• `high-error-rate` (error-rate, errors)"},
 		{in: "disk P7 oh no", err: "`P7` is not a severity: use P1, P2, P3, P4."},
 		{in: "disk P0", err: "`P0` is not a severity"},
@@ -283,7 +283,9 @@ func TestTriageOpensThreadRunsDiagnosticsAndTicksSteps(t *testing.T) {
 		"queue": func(context.Context) (Report, error) {
 			return Report{Text: "• `ingest-document`: waiting *612*", Alert: true}, nil
 		},
-		"redis": func(context.Context) (Report, error) { return Report{}, fmt.Errorf("Redis at 10.1.1.1:6379 refused the connection") },
+		"redis": func(context.Context) (Report, error) {
+			return Report{}, fmt.Errorf("Redis at 10.1.1.1:6379 refused the connection")
+		},
 	})
 	ctx := context.Background()
 	resp, err := b.m.triage(ctx, commands.Slash{UserID: "U0ENGA", ChannelID: "C0ENGINEERING", Command: "/triage", Args: "queue P2 ingest stuck"})
@@ -448,7 +450,7 @@ func TestListAndDiag(t *testing.T) {
 
 	for _, bad := range []string{"", "shell", "health tls", "postgres-sizes"} {
 		_, err = b.m.diagCmd(ctx, commands.Slash{UserID: "U0ENGA", Args: bad})
-		requireUserError(t, err, "Usage: /diag <health|deploys|postgres|redis|queue|qdrant|tls|all>")
+		requireUserError(t, err, "Usage: /diag &lt;health|deploys|postgres|redis|queue|qdrant|tls|all&gt;")
 	}
 	_, err = b.m.diagCmd(ctx, commands.Slash{UserID: "U0STRANGER", Args: "all"})
 	requireUserError(t, err, "Only people of the on-call configuration can run diagnostics")

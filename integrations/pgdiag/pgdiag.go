@@ -62,9 +62,6 @@ func New(databaseURL string) (*Client, error) {
 	cfg.MaxConnIdleTime = time.Minute
 	cfg.ConnConfig.RuntimeParams["application_name"] = "oncallbot-diagnostics"
 	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	// One connection attempt, no fallbacks to other hosts: a diagnostic
-	// should say quickly that the server is down.
-	cfg.ConnConfig.Fallbacks = nil
 	return &Client{cfg: cfg, addr: net.JoinHostPort(cfg.ConnConfig.Host, fmt.Sprint(cfg.ConnConfig.Port))}, nil
 }
 

@@ -44,6 +44,8 @@ func New(rawURL string) (*Client, error) {
 	// One dial attempt: a diagnostic should say promptly that Redis is down.
 	opt.DialerRetries = 1
 	opt.ClientName = "oncallbot-diagnostics"
+	// Diagnostics are occasional: do not keep connections open between them.
+	opt.ConnMaxIdleTime = time.Minute
 	return &Client{rdb: redis.NewClient(opt), addr: opt.Addr, own: true}, nil
 }
 
