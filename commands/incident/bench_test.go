@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,25 +24,47 @@ import (
 // and PostgreSQL, with the app's pool and queue settings. Slack is an
 // in-memory fake so that only the scheduling path is measured.
 // Run: go test -run '^$' -bench EscalationLag -benchtime 1x ./commands/incident/
+//
+// Two pool sizes: the app's default (pgxpool's max(4, CPUs)) and 20
+// connections, which DATABASE_URL can ask for with pool_max_conns=20.
 func BenchmarkEscalationLag(b *testing.B) {
+	for _, pool := range []string{"default", "20"} {
+		b.Run("pool="+pool, func(b *testing.B) { benchLag(b, pool) })
+	}
+}
+
+func benchLag(b *testing.B, pool string) {
 	const incidents = 1000
 	const spread = 2 * time.Second
 	var lags []time.Duration
 	for range b.N {
-		lags = append(lags, escalationLagRound(b, incidents, spread)...)
+		lags = append(lags, escalationLagRound(b, pool, incidents, spread)...)
 	}
 	slices.Sort(lags)
 	pct := func(p float64) time.Duration { return lags[int(float64(len(lags)-1)*p)] }
+	b.ReportMetric(float64(lags[0].Microseconds())/1000, "min-lag-ms")
 	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50-lag-ms")
 	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-lag-ms")
 	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-lag-ms")
 	b.ReportMetric(float64(len(lags)), "steps")
 }
 
-func escalationLagRound(b *testing.B, n int, spread time.Duration) []time.Duration {
+func escalationLagRound(b *testing.B, pool string, n int, spread time.Duration) []time.Duration {
 	b.StopTimer()
 	ctx := context.Background()
-	db := storetest.DB(b)
+	url := storetest.FreshURL(b)
+	if pool != "default" {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		url += sep + "pool_max_conns=" + pool
+	}
+	db, err := store.Open(ctx, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
 	cfg := config.Default()
 	log := slog.New(slog.DiscardHandler)
 	workers := river.NewWorkers()
@@ -112,6 +135,11 @@ func escalationLagRound(b *testing.B, n int, spread time.Duration) []time.Durati
 		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM incident_pages WHERE loop = 0 AND step = 0`).Scan(&fired); err != nil {
 			b.Fatal(err)
 		}
+		var st string
+		_ = db.Pool.QueryRow(ctx, `SELECT string_agg(state || '=' || c, ' ') FROM (SELECT state::text, count(*) c FROM river_job GROUP BY state) x`).Scan(&st)
+		var leader string
+		_ = db.Pool.QueryRow(ctx, `SELECT coalesce((SELECT leader_id FROM river_leader), 'none')`).Scan(&leader)
+		b.Logf("t-t0=%v fired=%d %s leader=%s", time.Since(t0).Round(10*time.Millisecond), fired, st, leader)
 		if fired == n {
 			break
 		}

@@ -489,7 +489,7 @@ func (m *Module) recipients(ctx context.Context, words []string, t time.Time) []
 // replicas or deliveries; the notifications go out after the commit.
 func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor string, manual bool, reason ...string) (bool, error) {
 	esc := m.d.Config.Escalation
-	var inc *Incident
+	var inc, after *Incident
 	var recipients []string
 	fired := false
 	err := m.inTx(ctx, func(tx pgx.Tx) error {
@@ -532,9 +532,9 @@ func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor str
 		if manual || base.IsZero() {
 			base = now
 		}
-		after := esc.Steps[pos.Step].After.D()
+		wait := esc.Steps[pos.Step].After.D()
 		if len(recipients) == 0 {
-			after = 0 // nobody to wait for
+			wait = 0 // nobody to wait for
 		}
 		state, due := cur.State, time.Time{}
 		nl, ns, more := nextStep(esc, pos.Loop, pos.Step)
@@ -546,14 +546,20 @@ func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor str
 		}
 		schedule := more && state == escRunning && inc.Status == StatusTriggered
 		if schedule {
-			due = base.Add(after)
+			due = base.Add(wait)
 		}
-		if _, err := exec(ctx, tx, "advance chain", `
+		rows, err := tx.Query(ctx, `
 			UPDATE incidents SET esc_loop = $2, esc_step = $3, esc_due = $4, esc_state = $5,
 				paged = paged || ARRAY(SELECT unnest($6::text[]) EXCEPT SELECT unnest(paged)), last_activity_at = $7
-			WHERE id = $1`, id, nl, ns, ptr(due), state, recipients, now); err != nil {
-			return err
+			WHERE id = $1 RETURNING `+incidentColumns, id, nl, ns, ptr(due), state, recipients, now)
+		if err != nil {
+			return mapErr("advance chain", err)
 		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[incidentRow])
+		if err != nil {
+			return mapErr("advance chain", err)
+		}
+		after = row.incident()
 		details := map[string]any{"round": pos.Round, "loop": pos.Loop, "step": pos.Step, "recipients": recipients, "manual": manual}
 		if len(reason) > 0 && reason[0] != "" {
 			details["reason"] = reason[0]
@@ -580,7 +586,7 @@ func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor str
 	if len(recipients) == 0 {
 		head = fmt.Sprintf(":warning: Escalation %s names no one on call right now; moving on to the next step.", label)
 	}
-	m.deliver(ctx, id, recipients, head, true)
+	m.deliver(ctx, after, recipients, head)
 	return true, nil
 }
 
@@ -620,19 +626,21 @@ func (m *Module) fireBroadcast(ctx context.Context, id int64) error {
 		m.changed(ctx, id, fmt.Sprintf(":mega: %s: heads up %s (PagerDuty pages the on-call chain).", inc.Severity, m.mentions(recipients)))
 		return nil
 	}
-	m.deliver(ctx, id, recipients, fmt.Sprintf(":mega: %s broadcast: notifying %s at once.", inc.Severity, m.mentions(recipients)), false)
+	inc, err = m.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	m.deliver(ctx, inc, recipients, fmt.Sprintf(":mega: %s broadcast: notifying %s at once.", inc.Severity, m.mentions(recipients)))
 	return nil
 }
 
 // deliver DMs each recipient a page with an Acknowledge button, records the
-// DMs (to keep them current), adds head to the thread and refreshes.
-func (m *Module) deliver(ctx context.Context, id int64, recipients []string, head string, _ bool) {
-	inc, err := m.Get(ctx, id)
+// DMs (to keep them current), adds head to the thread and refreshes; inc is
+// the incident as stored after the step.
+func (m *Module) deliver(ctx context.Context, inc *Incident, recipients []string, head string) {
+	id := inc.ID
+	inc, err := m.ensureParentOf(ctx, inc)
 	if err != nil {
-		m.d.Log.Error("incident not readable for paging", "incident_id", id, "err", err)
-		return
-	}
-	if inc, err = m.ensureParentOf(ctx, inc); err != nil {
 		m.d.Log.Warn("incident parent not posted", "incident_id", id, "err", err)
 	}
 	var failed []string

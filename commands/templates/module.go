@@ -20,9 +20,10 @@ const (
 	// ActionCustomerUpdate is the incident parent's Customer update button;
 	// its value is the incident ID.
 	ActionCustomerUpdate = "incident.customer_update"
-	// ActionChoose is a template button of the choice; its value is
-	// "<incident ID>:<template name>".
-	ActionChoose = "customer_update.template"
+	// ActionChoose prefixes the choice's template buttons: the action_id is
+	// ActionChoose + the template's name (each button needs its own
+	// action_id), the value the incident ID.
+	ActionChoose = "customer_update.template."
 	// ViewFill is the modal filling the chosen template's placeholders.
 	ViewFill = "customer_update.fill"
 
@@ -89,7 +90,7 @@ func (m *Module) Template(name string) (Template, bool) {
 // Register adds the button and modal handlers to r.
 func (m *Module) Register(r *commands.Registry) {
 	r.Action(ActionCustomerUpdate, m.click)
-	r.Action(ActionChoose, m.choose)
+	r.Action(ActionChoose+"*", m.choose)
 	r.View(ViewFill, m.filled)
 }
 
@@ -135,8 +136,7 @@ func (m *Module) Choice(inc Incident) commands.Message {
 	for i := 0; i < len(m.templates); i += perRow {
 		var row []slack.BlockElement
 		for _, t := range m.templates[i:min(i+perRow, len(m.templates))] {
-			value := strconv.FormatInt(inc.ID, 10) + ":" + t.Name
-			row = append(row, slack.NewButtonBlockElement(ActionChoose, value, pt(clip(t.Title, 75))))
+			row = append(row, slack.NewButtonBlockElement(ActionChoose+t.Name, strconv.FormatInt(inc.ID, 10), pt(clip(t.Title, 75))))
 		}
 		blocks = append(blocks, slack.NewActionBlock(fmt.Sprintf("customer_update_%d", i/perRow), row...))
 	}
@@ -145,15 +145,12 @@ func (m *Module) Choice(inc Incident) commands.Message {
 
 // choose opens the chosen template's modal, pre-filled from the incident.
 func (m *Module) choose(ctx context.Context, req commands.Action) (commands.Response, error) {
-	rawID, name, ok := strings.Cut(req.Value, ":")
-	if !ok {
-		return commands.Response{}, commands.Errorf(commands.Invalid, "This button does not name a template.")
-	}
+	name := strings.TrimPrefix(req.ActionID, ActionChoose)
 	t, ok := m.Template(name)
 	if !ok {
 		return commands.Response{}, commands.Errorf(commands.NotFound, "The template %q no longer exists; press Customer update again.", clip(name, 40))
 	}
-	inc, err := m.incident(ctx, req.UserID, rawID)
+	inc, err := m.incident(ctx, req.UserID, req.Value)
 	if err != nil {
 		return commands.Response{}, err
 	}

@@ -48,6 +48,18 @@ func parent(t *testing.T, h *apptest.Harness, id string) *slacksim.Message {
 	return h.WaitMessage(t, func(m *slacksim.Message) bool { return m.TS == ts })
 }
 
+// chooseTemplate presses the choice's button for template name and returns
+// the modal it opens.
+func chooseTemplate(t *testing.T, h *apptest.Harness, user string, choice *slacksim.Message, name string) *slacksim.View {
+	t.Helper()
+	h.Click(t, user, choice, templates.ActionChoose+name)
+	v, err := h.Sim.WaitView(10*time.Second, func(v *slacksim.View) bool {
+		return v.User == user && v.CallbackID == templates.ViewFill && !v.Closed && strings.Contains(v.PrivateMetadata, `"t":"`+name+`"`)
+	})
+	require.NoError(t, err)
+	return v
+}
+
 func viewText(v *slacksim.View) string {
 	return apptest.Plain(strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(v.Raw)))
 }
@@ -65,15 +77,10 @@ func TestCustomerUpdateFlow(t *testing.T) {
 	h.App.Handoffs.Templates.SetIncidents(f)
 
 	h.Click(t, "U0ENGA", msg, templates.ActionCustomerUpdate)
-	pick, err := h.Sim.WaitView(10*time.Second, func(v *slacksim.View) bool { return v.CallbackID == templates.ViewPick })
-	require.NoError(t, err)
-	for _, want := range []string{"Proactive notification", "During incident", "Post-incident summary", "Incident #12"} {
-		require.Contains(t, viewText(pick), want)
-	}
-	_, err = h.Sim.SubmitView("U0ENGA", pick.ID, map[string]string{"template": "post-incident"})
-	require.NoError(t, err)
-	fill, err := h.Sim.WaitView(10*time.Second, func(v *slacksim.View) bool { return v.CallbackID == templates.ViewFill })
-	require.NoError(t, err)
+	choice := h.WaitEphemeral(t, "U0ENGA", "Customer update for incident #12", "Proactive notification", "During incident", "Post-incident summary")
+	require.Len(t, choice.Buttons(), 3)
+	require.Empty(t, h.Ephemerals("U0ENGB"), "only the clicker sees the choice")
+	fill := chooseTemplate(t, h, "U0ENGA", choice, "post-incident")
 	raw := viewText(fill)
 	for _, want := range []string{`"initial_value":"A bad deploy"`, `"initial_value":"2026-11-04 10:00 UTC"`, `"initial_value":"1 hour 25 minutes"`, `"initial_value":"Engineer A"`, "Customer's name"} {
 		require.Contains(t, raw, want)
@@ -81,7 +88,7 @@ func TestCustomerUpdateFlow(t *testing.T) {
 
 	// A placeholder left blank is refused in the modal. (Slack's client
 	// refuses an empty required input itself; blanks get past it.)
-	_, err = h.Sim.SubmitView("U0ENGA", fill.ID, map[string]string{"f_customer_name": "Jane", "f_action_1": "Canary deploys", "f_action_2": "   "})
+	_, err := h.Sim.SubmitView("U0ENGA", fill.ID, map[string]string{"f_customer_name": "Jane", "f_action_1": "Canary deploys", "f_action_2": "   "})
 	require.NoError(t, err)
 	errs, err := h.Sim.WaitView(10*time.Second, func(v *slacksim.View) bool { return v.ID == fill.ID && len(v.Errors) > 0 })
 	require.NoError(t, err)
@@ -122,6 +129,7 @@ func TestEachTemplateRendersFromASeededIncident(t *testing.T) {
 		ID: 3, Title: "Increased latency", Severity: "P1", Status: "open",
 		Impact: "Query API response times are approximately 2x normal", LatestUpdate: "Scaling the query pods", Start: start,
 	}})
+	seen := map[string]bool{}
 	for _, tc := range []struct {
 		name  string
 		extra map[string]string
@@ -131,15 +139,12 @@ func TestEachTemplateRendersFromASeededIncident(t *testing.T) {
 		{"during-incident", map[string]string{"f_customer_name": "Sam"}, []string{"Subject: Re: [Support] Increased latency", "Hi Sam,", "- Scaling the query pods", "- Estimated time to resolution: by 2026-11-04 12:30 UTC", "Best,\nEngineer B"}},
 	} {
 		h.Click(t, "U0ENGB", msg, templates.ActionCustomerUpdate)
-		pick, err := h.Sim.WaitView(10*time.Second, func(v *slacksim.View) bool {
-			return v.CallbackID == templates.ViewPick && v.User == "U0ENGB" && !v.Closed
+		choice := h.WaitMessage(t, func(m *slacksim.Message) bool {
+			return m.Ephemeral && m.EphemeralTo == "U0ENGB" && strings.Contains(m.Text, "Customer update for incident #3") && !seen[m.TS]
 		})
-		require.NoError(t, err)
-		_, err = h.Sim.SubmitView("U0ENGB", pick.ID, map[string]string{"template": tc.name})
-		require.NoError(t, err)
-		fill, err := h.Sim.WaitView(10*time.Second, func(v *slacksim.View) bool { return v.ID == pick.ID && v.CallbackID == templates.ViewFill })
-		require.NoError(t, err)
-		_, err = h.Sim.SubmitView("U0ENGB", fill.ID, tc.extra)
+		seen[choice.TS] = true
+		fill := chooseTemplate(t, h, "U0ENGB", choice, tc.name)
+		_, err := h.Sim.SubmitView("U0ENGB", fill.ID, tc.extra)
 		require.NoError(t, err)
 		reply := h.WaitMessage(t, func(m *slacksim.Message) bool {
 			return m.ThreadTS == msg.TS && strings.Contains(m.Text, tc.want[0])

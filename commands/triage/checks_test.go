@@ -111,7 +111,7 @@ func TestFormatOthers(t *testing.T) {
 
 // testCert returns a TLS certificate for 127.0.0.1/localhost expiring at
 // notAfter and the pool of its issuing CA.
-func testCert(t *testing.T, notAfter time.Time) (tls.Certificate, *x509.CertPool) {
+func testCert(t testing.TB, notAfter time.Time) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -148,11 +148,17 @@ const (
 	pgPass  = "pgPASSWORD77"
 )
 
-func newLoopback(t *testing.T, realNow time.Time) loopback {
+func newLoopback(t testing.TB, realNow time.Time) loopback { return newSlowLoopback(t, realNow, 0) }
+
+// newSlowLoopback is newLoopback whose HTTP fakes answer after a latency:
+// health after delay, GitHub after delay/2, Qdrant's collection list after
+// delay/2.
+func newSlowLoopback(t testing.TB, realNow time.Time, delay time.Duration) loopback {
 	t.Helper()
 	cert, roots := testCert(t, realNow.Add(10*24*time.Hour+2*time.Hour))
 
 	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay / 2) // simulated network latency
 		if r.URL.Path != "/api/v3/repos/acme/infra/actions/runs" || r.Header.Get("Authorization") != "Bearer "+ghToken {
 			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
 			return
@@ -164,6 +170,7 @@ func newLoopback(t *testing.T, realNow time.Time) loopback {
 	t.Cleanup(gh.Close)
 
 	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay) // simulated network latency
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"status":"ok","postgres":"ok"}`)
 	}))
@@ -178,6 +185,7 @@ func newLoopback(t *testing.T, realNow time.Time) loopback {
 		case "/":
 			fmt.Fprint(w, `{"result":{"title":"qdrant - vector search engine","version":"1.19.0"},"status":"ok","time":0.0}`)
 		case "/collections":
+			time.Sleep(delay / 2) // simulated network latency
 			fmt.Fprint(w, `{"result":{"collections":[{"name":"chunks"}]},"status":"ok","time":0.0}`)
 		case "/collections/chunks":
 			fmt.Fprint(w, `{"result":{"status":"yellow","optimizer_status":"ok","segments_count":3,"points_count":42,"config":{},"payload_schema":{}},"status":"ok","time":0.0}`)
@@ -318,5 +326,44 @@ func TestHangingTargetIsCutAtTimeout(t *testing.T) {
 		default:
 			require.True(t, o.OK(), "%s still reports: %s", o.Name, RenderOutcome(o))
 		}
+	}
+}
+
+// BenchmarkPlaybookDiagnosticsLoopback runs all seven checks against their
+// loopback targets (real PostgreSQL and Redis, HTTP fakes answering in
+// 50–100 ms) and reports the wall time against the slowest check of the
+// same run (SPEC §14: at most slowest + 20 %).
+func BenchmarkPlaybookDiagnosticsLoopback(b *testing.B) {
+	realNow := time.Now()
+	l := newSlowLoopback(b, realNow, 100*time.Millisecond)
+	d := l.build(func() time.Time { return realNow })
+	defer d.Close()
+	names := allChecks()
+	d.Run(context.Background(), names) // warm the pools
+	var sumWall, sumSlowest, sumAll, worstRatio float64
+	for b.Loop() {
+		start := time.Now()
+		out := d.Run(context.Background(), names)
+		wall := time.Since(start)
+		var slowest time.Duration
+		for _, o := range out {
+			if !o.OK() {
+				b.Fatalf("%s: %s", o.Name, RenderOutcome(o))
+			}
+			slowest = max(slowest, o.Elapsed)
+			sumAll += o.Elapsed.Seconds()
+		}
+		sumWall += wall.Seconds()
+		sumSlowest += slowest.Seconds()
+		worstRatio = max(worstRatio, wall.Seconds()/slowest.Seconds())
+	}
+	n := float64(b.N)
+	b.ReportMetric(sumWall/n*1000, "wall-ms")
+	b.ReportMetric(sumSlowest/n*1000, "slowest-ms")
+	b.ReportMetric(sumAll/n*1000, "sequential-ms")
+	b.ReportMetric(sumWall/sumSlowest, "wall/slowest")
+	b.ReportMetric(worstRatio, "worst-wall/slowest")
+	if sumWall > sumSlowest*1.2 {
+		b.Errorf("wall %.1f ms exceeds the slowest check %.1f ms + 20%%", sumWall/n*1000, sumSlowest/n*1000)
 	}
 }

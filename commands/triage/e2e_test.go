@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/contextinject/oncallbot/bot/app"
 	"github.com/contextinject/oncallbot/bot/app/apptest"
 	"github.com/contextinject/oncallbot/bot/slacksim"
 	"github.com/contextinject/oncallbot/commands"
@@ -182,3 +185,29 @@ func TestTriageUnavailableWithoutIncidents(t *testing.T) {
 }
 
 func redisZ(i int) redis.Z { return redis.Z{Score: float64(i), Member: fmt.Sprint(i)} }
+
+func TestExtraPlaybooksFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "search.yaml")
+	require.NoError(t, os.WriteFile(good, []byte("name: search-down\naliases: [search]\nalert: search answers 5xx\nseverity: P1\n"+
+		"steps:\n  - title: Check Qdrant\n    text: \"- is it up?\"\n    diagnostic: qdrant\n"), 0o644))
+	cfg := config.Default()
+	cfg.Playbooks = []string{good}
+	h := apptest.New(t, apptest.Options{Config: cfg})
+	h.Slash(t, "U0ENGA", "C0INCIDENTS", "/triage list")
+	h.WaitEphemeral(t, "U0ENGA", "• `search-down` (search) — search-down · P1 · alert `search answers 5xx` · 1 steps")
+
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("name: broken\nalert: a\nsteps:\n  - title: t\n    diagnostic: shell\n"), 0o644))
+	cfg = config.Default()
+	cfg.Playbooks = []string{bad}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Start(ctx, app.Options{Config: cfg, DatabaseURL: storetest.FreshURL(t), SlackAPIURL: "http://127.0.0.1:1/api/"})
+	if err == nil {
+		_ = a.Stop(ctx)
+	}
+	require.Error(t, err, "a bad playbook refuses the start")
+	require.Contains(t, err.Error(), bad+":4: steps[0].text: is required")
+	require.Contains(t, err.Error(), bad+":5: steps[0].diagnostic[0]: unknown diagnostic \"shell\"")
+}

@@ -35,6 +35,7 @@ type diagnosticsWorker struct {
 	m *Module
 }
 
+// Work implements river.Worker.
 func (w *diagnosticsWorker) Work(ctx context.Context, job *river.Job[DiagnosticsArgs]) error {
 	err := w.m.RunDiagnostics(ctx, job.Args.IncidentID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -48,6 +49,7 @@ type escalateWorker struct {
 	m *Module
 }
 
+// Work implements river.Worker.
 func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs]) error {
 	err := w.m.EscalateIfUnresolved(ctx, job.Args.IncidentID)
 	if errors.Is(err, store.ErrNotFound) {

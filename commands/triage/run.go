@@ -323,7 +323,14 @@ func (m *Module) rerun(ctx context.Context, req commands.Action) (commands.Respo
 		results[j] = RenderOutcome(o)
 	}
 	now := m.d.Now()
-	if err := setResults(ctx, m.d.DB.Pool, id, step, results, now); err != nil {
+	err = m.d.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if err := setResults(ctx, tx, id, step, results, now); err != nil {
+			return err
+		}
+		return store.Audit(ctx, tx, store.AuditEntry{At: now, Actor: req.UserID, Action: "triage.rerun", Subject: subject(id),
+			Details: map[string]any{"step": step + 1, "diagnostics": st.Diagnostics}})
+	})
+	if err != nil {
 		return commands.Response{}, err
 	}
 	r.Steps[step].Results, r.Steps[step].ResultsAt = results, &now

@@ -273,6 +273,7 @@ type Error struct {
 	Err    error
 }
 
+// Error returns the message, safe to show.
 func (e *Error) Error() string { return e.Msg }
 
 // Unwrap returns the underlying error.
@@ -319,6 +320,7 @@ type retryTransport struct {
 	retries int
 }
 
+// RoundTrip implements http.RoundTripper.
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	next := t.next
 	if next == nil {

@@ -229,6 +229,7 @@ type Error struct {
 	Err    error
 }
 
+// Error returns the message, safe to show.
 func (e *Error) Error() string { return e.Msg }
 
 // Unwrap returns the underlying error.
