@@ -491,10 +491,18 @@ func (c *console) submit() string {
 	if !ok {
 		return ""
 	}
+	// A view replaced in place (response_action update) keeps its ID but may
+	// have other inputs: send only what the current view still has.
+	current := map[string]bool{}
+	for _, in := range v.Inputs() {
+		current[in.BlockID+"."+in.ActionID] = true
+	}
 	c.mu.Lock()
 	values := map[string]string{}
 	for k, val := range c.values[v.ID] {
-		values[k] = val
+		if current[k] {
+			values[k] = val
+		}
 	}
 	c.mu.Unlock()
 	id, err := c.sim.SubmitView(c.currentUser(), v.ID, values)
