@@ -19,23 +19,14 @@ func (a *App) buildModules(ctx context.Context) error {
 	if err := a.Oncall.RegisterJobs(d.Workers, a.Jobs); err != nil {
 		return err
 	}
-	if err := a.wireHandoff(ctx); err != nil {
-		return err
-	}
-	if err := a.wireCalendar(ctx); err != nil {
-		return err
-	}
-	if err := a.wireSwap(ctx); err != nil {
-		return err
-	}
-	if err := a.wireMonitoring(ctx); err != nil {
-		return err
-	}
-	if err := a.wireTriage(ctx); err != nil {
-		return err
-	}
-	if err := a.wireIncident(ctx); err != nil {
-		return err
+	// Order: /oncall help lists usages in registration order; monitoring
+	// before incidents (non-paging alerts), then connect joins them all.
+	for _, wire := range []func(context.Context) error{
+		a.wireSwap, a.wireMonitoring, a.wireIncident, a.wireHandoff, a.wireCalendar, a.wireTriage, a.connect,
+	} {
+		if err := wire(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -67,6 +67,10 @@ type console struct {
 	msgs     []buttonRef // [mN] → channel, ts
 	msgNum   map[string]int
 	values   map[string]map[string]string // view ID → "block_id.action_id" → value
+	// homeFor is the user whose App Home was asked for with `home`: the bot
+	// republishes every viewer's home on changes, which would flood the
+	// console, so only an asked-for home is printed.
+	homeFor string
 }
 
 // Run runs the console until end of input, `quit`, or ctx is done. It
@@ -247,6 +251,9 @@ func (c *console) handle(ctx context.Context, line string) (envID string, acted,
 	if line == "" {
 		return "", false, false
 	}
+	c.mu.Lock()
+	c.homeFor = ""
+	c.mu.Unlock()
 	if strings.HasPrefix(line, "/") {
 		cmd, text, _ := strings.Cut(line, " ")
 		c.mu.Lock()
@@ -278,6 +285,9 @@ func (c *console) handle(ctx context.Context, line string) (envID string, acted,
 	case "react", "unreact":
 		envID = c.react(rest, strings.EqualFold(verb, "react"))
 	case "home":
+		c.mu.Lock()
+		c.homeFor = c.user
+		c.mu.Unlock()
 		id, err := c.sim.OpenHome(c.currentUser())
 		envID = c.result(id, err)
 	case "run":

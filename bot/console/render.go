@@ -19,8 +19,15 @@ func (c *console) renderUpdate(u slacksim.Update) string {
 		if u.Message != nil {
 			return c.renderMessage(u.Kind, u.Message)
 		}
-	case "view", "home":
+	case "view":
 		if u.View != nil {
+			return c.renderView(u.View)
+		}
+	case "home":
+		c.mu.Lock()
+		want := c.homeFor
+		c.mu.Unlock()
+		if u.View != nil && u.View.User == want {
 			return c.renderView(u.View)
 		}
 	}
