@@ -26,6 +26,8 @@ import (
 	"github.com/contextinject/oncallbot/bot/console"
 	"github.com/contextinject/oncallbot/bot/slacksim"
 	"github.com/contextinject/oncallbot/commands/config"
+	"github.com/contextinject/oncallbot/commands/playbook"
+	"github.com/contextinject/oncallbot/commands/templates"
 	"github.com/contextinject/oncallbot/store"
 )
 
@@ -100,8 +102,23 @@ func newLogger(getenv func(string) string, w io.Writer, local bool) (*slog.Logge
 	return slog.New(slog.NewJSONHandler(w, opts)), nil
 }
 
+// loadExtras loads the configuration's extra playbook and customer template
+// files, so that a bad one is reported with the rest of the configuration.
+func loadExtras(cfg *config.Config) error {
+	if _, err := playbook.Load(cfg.Playbooks, cfg.SeverityNames()); err != nil {
+		return err
+	}
+	if _, err := templates.Load(cfg.Templates); err != nil {
+		return err
+	}
+	return nil
+}
+
 func loadConfig(getenv func(string) string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Resolve(getenv("ONCALL_CONFIG"))
+	if err == nil {
+		err = loadExtras(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "oncallbot: invalid configuration; nothing was started or changed:\n%v\n", err)
 		return nil, false
@@ -122,6 +139,9 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	default:
 		fmt.Fprintln(stderr, "usage: oncallbot check-config [FILE]")
 		return 2
+	}
+	if err == nil {
+		err = loadExtras(cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
