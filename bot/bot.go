@@ -144,16 +144,16 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event) {
 		return
 	}
 	req := evt.Request
-	b.o.Metrics.Envelopes.WithLabelValues(envelopeKind(evt)).Inc()
-
 	// A view submission may carry validation errors in its ack, so it is acked
-	// by its worker after the (fast, local) validation.
+	// by its worker after the (fast, local) validation. Everything else is
+	// acked first, before any other work on this envelope.
 	if cb, ok := evt.Data.(slack.InteractionCallback); ok && cb.Type == slack.InteractionTypeViewSubmission {
 		b.spawn(func() { b.submission(ctx, req, cb, start) })
-		return
+	} else {
+		b.ack(req.EnvelopeID, nil, start)
+		b.spawn(func() { b.process(ctx, evt) })
 	}
-	b.ack(req.EnvelopeID, nil, start)
-	b.spawn(func() { b.process(ctx, evt) })
+	b.o.Metrics.Envelopes.WithLabelValues(envelopeKind(evt)).Inc()
 }
 
 func (b *Bot) setConnected(up bool) {
