@@ -668,7 +668,7 @@ func (m *Module) deliver(ctx context.Context, inc *Incident, recipients []string
 	if err := m.reply(ctx, inc, commands.Message{Text: head}); err != nil {
 		m.d.Log.Warn("incident timeline entry not posted", "incident_id", id, "err", err)
 	}
-	m.refresh(ctx, id, recipients...)
+	m.refreshFrom(ctx, id, inc)
 }
 
 func (m *Module) mentions(ids []string) string {

@@ -34,7 +34,7 @@ const pdKeyPrefix = "oncallbot-"
 const maxBody = 1 << 20
 
 func (m *Module) insertPagerDuty(ctx context.Context, tx pgx.Tx, a pagerdutyArgs) error {
-	_, err := m.d.Jobs.InsertTx(ctx, tx, a, &river.InsertOpts{UniqueOpts: uniqueByArgs, MaxAttempts: pagerdutyAttempts})
+	_, err := m.d.Jobs.InsertTx(ctx, tx, a, &river.InsertOpts{Queue: Queue, UniqueOpts: uniqueByArgs, MaxAttempts: pagerdutyAttempts})
 	if err != nil {
 		return fmt.Errorf("schedule pagerduty %s: %w", a.Action, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/slack-go/slack"
 
 	"github.com/contextinject/oncallbot/commands"
@@ -286,8 +287,8 @@ type renders struct {
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex
 	shown map[string]string
-	// counted is when the gauges were last counted (wall clock).
-	counted time.Time
+	// homes is when each user's App Home was last published (wall clock).
+	homes map[string]time.Time
 }
 
 func (r *renders) lock(id int64) *sync.Mutex {
@@ -352,6 +353,12 @@ func dmSig(inc *Incident) string {
 // process; across replicas a render that raced with a change is corrected
 // by re-reading after each update until nothing moved.
 func (m *Module) refresh(ctx context.Context, id int64, users ...string) {
+	m.refreshFrom(ctx, id, nil, users...)
+}
+
+// refreshFrom is refresh starting from known, the incident as just read
+// (nil: read it), which saves a query on the paging path.
+func (m *Module) refreshFrom(ctx context.Context, id int64, known *Incident, users ...string) {
 	l := m.seen.lock(id)
 	l.Lock()
 	defer l.Unlock()
@@ -359,9 +366,11 @@ func (m *Module) refresh(ctx context.Context, id int64, users ...string) {
 	state := false
 	for range 3 {
 		var err error
-		if inc, err = m.Get(ctx, id); err != nil {
-			m.d.Log.Error("incident not readable for refresh", "incident_id", id, "err", err)
-			return
+		if inc, known = known, nil; inc == nil {
+			if inc, err = m.Get(ctx, id); err != nil {
+				m.d.Log.Error("incident not readable for refresh", "incident_id", id, "err", err)
+				return
+			}
 		}
 		if !m.seen.swap("p", id, m.parentSig(inc)) {
 			break
@@ -377,10 +386,17 @@ func (m *Module) refresh(ctx context.Context, id int64, users ...string) {
 		}
 	}
 	if state {
-		users = slices.Concat(inc.Paged, []string{inc.Owner, inc.AckedBy, inc.ResolvedBy, inc.OpenedBy}, users)
+		// Every App Home lists the open incidents with their state.
+		for _, p := range m.d.Config.People {
+			users = append(users, p.SlackID)
+		}
 	}
 	m.publishHomes(ctx, users)
-	m.gauges(ctx)
+	if state {
+		// Open incidents and pending timers change with the state (a step
+		// replaces its own job with the next one).
+		m.gauges(ctx)
+	}
 }
 
 // refreshDMs updates every DM the bot sent about the incident.
@@ -407,40 +423,52 @@ func (m *Module) refreshDMs(ctx context.Context, inc *Incident) {
 	}
 }
 
-// publishHomes re-publishes the App Home of users.
+// publishHomes asks for the App Home of users to be re-published. It is a
+// job, so that answering a command or firing a step never waits for the
+// App Home (which every feature contributes sections to).
 func (m *Module) publishHomes(ctx context.Context, users []string) {
-	if m.o.PublishHome == nil {
+	if m.o.PublishHome == nil || m.d.Jobs == nil {
 		return
 	}
 	users = slices.Clone(users)
 	slices.Sort(users)
+	var params []river.InsertManyParams
 	for _, u := range slices.Compact(users) {
-		if !m.d.Config.Known(u) {
-			continue
+		if m.d.Config.Known(u) {
+			params = append(params, river.InsertManyParams{Args: homeArgs{User: u}, InsertOpts: &river.InsertOpts{Queue: Queue}})
 		}
-		if err := m.o.PublishHome(ctx, u); err != nil {
-			m.d.Log.Warn("app home not published", "user_id", u, "err", err)
-		}
+	}
+	if len(params) == 0 {
+		return
+	}
+	if _, err := m.d.Jobs.InsertMany(ctx, params); err != nil {
+		m.d.Log.Warn("app home refresh not queued", "err", err)
 	}
 }
 
-// gaugeEvery bounds how often the gauges are recounted, so a burst of
-// changes costs one count.
-const gaugeEvery = time.Second
+// publishHome publishes user's App Home for a request made at asked,
+// unless a publish that started later (and so saw newer data) already ran
+// in this process.
+func (m *Module) publishHome(ctx context.Context, user string, asked time.Time) error {
+	now := m.o.Wall()
+	m.seen.mu.Lock()
+	if m.seen.homes == nil {
+		m.seen.homes = map[string]time.Time{}
+	}
+	skip := asked.Before(m.seen.homes[user])
+	if !skip {
+		m.seen.homes[user] = now
+	}
+	m.seen.mu.Unlock()
+	if skip {
+		return nil
+	}
+	return m.o.PublishHome(ctx, user)
+}
 
 // gauges reports the open incidents and pending timers.
 func (m *Module) gauges(ctx context.Context) {
 	if m.o.Gauges == nil {
-		return
-	}
-	now := m.o.Wall()
-	m.seen.mu.Lock()
-	due := now.Sub(m.seen.counted) >= gaugeEvery
-	if due {
-		m.seen.counted = now
-	}
-	m.seen.mu.Unlock()
-	if !due {
 		return
 	}
 	open, timers, err := counts(ctx, m.d.DB.Pool)

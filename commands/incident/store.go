@@ -334,7 +334,8 @@ func ackStats(ctx context.Context, q store.DBTX, user string, from, to time.Time
 func counts(ctx context.Context, q store.DBTX) (open, timers int, err error) {
 	err = q.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM incidents WHERE status <> 'resolved'),
-		       (SELECT count(*) FROM river_job WHERE kind LIKE 'incident\_%' AND state IN ('scheduled', 'available', 'retryable', 'running'))`).
+		       (SELECT count(*) FROM river_job WHERE state IN ('scheduled', 'available', 'retryable', 'running')
+		           AND queue = 'incident' AND kind <> 'incident_home')`).
 		Scan(&open, &timers)
 	return open, timers, mapErr("count incidents", err)
 }
