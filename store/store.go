@@ -107,6 +107,9 @@ type DB struct {
 	log  *slog.Logger
 }
 
+// DefaultMaxConns is the pool size unless the URL sets pool_max_conns.
+const DefaultMaxConns = 24
+
 // Open connects to databaseURL. When the database named in the URL does not
 // exist yet it is created through the server's "postgres" maintenance
 // database, so a fresh server needs no manual step. When the server cannot be
@@ -123,6 +126,12 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > connectTimeout {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	// pgxpool's default is max(4, CPUs) connections: River's producers and
+	// leader election, the handler workers and the jobs together need more,
+	// or a burst waits on the pool. pool_max_conns in the URL still wins.
+	if !strings.Contains(databaseURL, "pool_max_conns") && cfg.MaxConns < DefaultMaxConns {
+		cfg.MaxConns = DefaultMaxConns
 	}
 
 	pool, err := connect(ctx, cfg)

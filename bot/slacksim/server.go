@@ -54,6 +54,10 @@ type Options struct {
 	Usergroups map[string][]string
 	// Now is the clock used for timestamps and trigger expiry, default time.Now.
 	Now func() time.Time
+	// MultiConnection keeps every open connection, as Slack does for an app
+	// running several replicas (up to 10 connections), and spreads envelopes
+	// over them round-robin. By default a new connection replaces the old one.
+	MultiConnection bool
 }
 
 // Server is a running simulated Slack workspace.
@@ -74,7 +78,9 @@ type Server struct {
 	users       map[string]User
 	userOrder   []string
 	channels    map[string]Channel
-	conn        *wsConn // the live connection, nil while none
+	conn        *wsConn   // the live connection, nil while none (the newest with MultiConnection)
+	live        []*wsConn // MultiConnection: every open connection
+	rr          int       // MultiConnection: round-robin position
 	connChanged chan struct{}
 	allConns    map[*wsConn]struct{}
 	connections int

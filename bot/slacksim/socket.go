@@ -111,6 +111,10 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	old := s.conn
+	if s.opts.MultiConnection {
+		s.live = append(s.live, c)
+		old = nil
+	}
 	s.conn = c
 	s.allConns[c] = struct{}{}
 	s.connections++
@@ -149,9 +153,7 @@ func (s *Server) readLoop(c *wsConn) {
 		c.close()
 		s.mu.Lock()
 		delete(s.allConns, c)
-		if s.conn == c {
-			s.conn = nil
-		}
+		s.forgetLocked(c)
 		s.mu.Unlock()
 	}()
 	for {
@@ -190,6 +192,10 @@ func (s *Server) waitConn() (*wsConn, error) {
 	for {
 		s.mu.Lock()
 		c, ch := s.conn, s.connChanged
+		if n := len(s.live); n > 0 {
+			c = s.live[s.rr%n]
+			s.rr++
+		}
 		s.mu.Unlock()
 		if c != nil {
 			return c, nil
@@ -267,7 +273,7 @@ func (s *Server) Redeliver(envelopeID string) error {
 func (s *Server) Disconnect(reason string) {
 	s.mu.Lock()
 	c := s.conn
-	s.conn = nil
+	s.forgetLocked(c)
 	s.mu.Unlock()
 	if c == nil {
 		return
@@ -298,12 +304,46 @@ func (s *Server) Disconnect(reason string) {
 func (s *Server) DropConnection() {
 	s.mu.Lock()
 	c := s.conn
-	s.conn = nil
+	s.forgetLocked(c)
 	s.mu.Unlock()
 	if c != nil {
 		_ = c.ws.NetConn().Close()
 		c.close()
 	}
+}
+
+// forgetLocked stops sending envelopes to c; the newest remaining
+// connection (MultiConnection) becomes the one Disconnect and
+// DropConnection act on.
+func (s *Server) forgetLocked(c *wsConn) {
+	if c == nil {
+		return
+	}
+	for i, l := range s.live {
+		if l == c {
+			s.live = append(s.live[:i], s.live[i+1:]...)
+			break
+		}
+	}
+	if s.conn == c {
+		s.conn = nil
+		if n := len(s.live); n > 0 {
+			s.conn = s.live[n-1]
+		}
+	}
+}
+
+// Live is the number of open connections envelopes are sent to.
+func (s *Server) Live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.MultiConnection {
+		return len(s.live)
+	}
+	if s.conn != nil {
+		return 1
+	}
+	return 0
 }
 
 // Connections is the number of successful WebSocket upgrades so far.

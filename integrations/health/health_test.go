@@ -78,18 +78,21 @@ func TestCheckFailures(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close()
 
+	// Only the timeout case has a short deadline: a loaded CI machine may
+	// take longer than that for a TLS handshake under -race.
 	tests := []struct {
 		name, url, want string
+		timeout         time.Duration
 	}{
-		{"timeout", slow.URL, "no answer in time"},
-		{"untrusted certificate", untrusted.URL, "TLS certificate not accepted"},
-		{"refused", closedURL + "/health?key=abc", "connection refused"},
+		{"timeout", slow.URL, "no answer in time", 200 * time.Millisecond},
+		{"untrusted certificate", untrusted.URL, "TLS certificate not accepted", 10 * time.Second},
+		{"refused", closedURL + "/health?key=abc", "connection refused", 10 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := New(tt.url, nil)
 			require.NoError(t, err)
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 			defer cancel()
 			_, err = c.Check(ctx)
 			require.EqualError(t, err, tt.want)
