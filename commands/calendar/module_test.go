@@ -397,7 +397,7 @@ func TestLookAheadPostedOnceAndEditedInPlace(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, storetest.DB(t), nil, &clock{t: at(0, 30*time.Minute)})
 	ctx := context.Background()
-	now := b.clock.Now() // Monday 09:30, half an hour after the handoff reminder
+	// The clock stands at Monday 09:30, half an hour after the handoff reminder.
 
 	require.NoError(t, b.m.LookAhead(ctx))
 	require.NoError(t, b.m.LookAhead(ctx))
@@ -410,7 +410,7 @@ func TestLookAheadPostedOnceAndEditedInPlace(t *testing.T) {
 	require.Empty(t, b.slack.updated(), "nothing changed, nothing edited")
 
 	// A swap on Wednesday: the message is edited, not posted again.
-	now = at(0, 51*time.Hour)
+	now := at(0, 51*time.Hour)
 	b.clock.Set(now)
 	for _, o := range swapOverrides(0, engA, engB, 2, 3, engB) {
 		o.CreatedAt = now
