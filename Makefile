@@ -7,9 +7,11 @@ PKGS     ?= ./...
 # BENCH selects benchmarks (go test -bench regexp); BENCHTIME how long each runs.
 BENCH     ?= .
 BENCHTIME ?= 1x
+# FUZZTIME is how long `make fuzz` runs each fuzz target.
+FUZZTIME  ?= 30s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run services test bench bench-all lint
+.PHONY: all build run services test bench bench-all fuzz lint
 
 all: build
 
@@ -32,6 +34,19 @@ bench: services
 
 bench-all: services
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) $(PKGS)
+
+# fuzz runs every FuzzXxx target for FUZZTIME, one after another (go test
+# fuzzes one target of one package per run). Targets are found in the
+# packages whose tests define one; seeds live in each package's
+# testdata/fuzz/FuzzXxx, and a failing input is written there.
+fuzz: services
+	@set -e; \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for name in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== fuzz $$dir $$name for $(FUZZTIME)"; \
+			$(GO) test -run "^$$name\$$" -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
 
 lint:
 	$(GO) vet $(PKGS)

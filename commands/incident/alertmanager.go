@@ -113,7 +113,7 @@ func sameSecret(a, b string) bool {
 
 // fingerprint is the alert's fingerprint, or a hash of its labels.
 func fingerprint(a Alert) string {
-	if fp := strings.TrimSpace(a.Fingerprint); fp != "" {
+	if fp := strings.TrimSpace(printable(a.Fingerprint)); fp != "" {
 		return clipRunes(fp, 100)
 	}
 	keys := make([]string, 0, len(a.Labels))
@@ -190,10 +190,18 @@ func (m *Module) onAlerts(ctx context.Context, g AlertGroup) error {
 	return errors.Join(errs...)
 }
 
-// alertTitle is "HighErrorRate: 5xx > 5%".
+// escaper escapes text from outside Slack (webhook bodies, modal fields)
+// the way Slack's mrkdwn needs, so that it cannot ping <!channel> or forge
+// links and mentions.
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escape applies escaper.
+func escape(s string) string { return escaper.Replace(printable(s)) }
+
+// alertTitle is "HighErrorRate: 5xx &gt; 5%" (escaped for Slack).
 func alertTitle(a Alert) string {
-	name := a.Labels["alertname"]
-	summary := a.Annotations["summary"]
+	name := escape(a.Labels["alertname"])
+	summary := escape(a.Annotations["summary"])
 	switch {
 	case name != "" && summary != "":
 		return clipRunes(name+": "+summary, maxTitle)
@@ -202,7 +210,7 @@ func alertTitle(a Alert) string {
 	case summary != "":
 		return clipRunes(summary, maxTitle)
 	}
-	return "Alert " + fingerprint(a)
+	return "Alert " + escape(fingerprint(a))
 }
 
 // alertDetails lists an alert's labels for the thread.
@@ -214,11 +222,11 @@ func alertDetails(a Alert) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("`%s=%s`", clipRunes(k, 60), clipRunes(a.Labels[k], 120)))
+		parts = append(parts, fmt.Sprintf("`%s=%s`", escape(clipRunes(k, 60)), escape(clipRunes(a.Labels[k], 120))))
 	}
 	s := "Labels: " + strings.Join(parts, " ")
 	if d := a.Annotations["description"]; d != "" {
-		s += "\n" + clipRunes(d, 500)
+		s += "\n" + escape(clipRunes(d, 500))
 	}
 	if strings.HasPrefix(a.GeneratorURL, "http://") || strings.HasPrefix(a.GeneratorURL, "https://") {
 		s += fmt.Sprintf("\n<%s|Source graph>", strings.NewReplacer("|", "%7C", ">", "%3E").Replace(a.GeneratorURL))

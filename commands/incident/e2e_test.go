@@ -221,7 +221,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, post("Bearer nope", body))
 	require.Equal(t, http.StatusOK, post("Bearer tok", body))
 	require.Equal(t, http.StatusOK, post("Bearer tok", body))
-	h.WaitIn(t, "C0INCIDENTS", "INC-1 · P2 · HighErrorRate: 5xx > 5%")
+	h.WaitIn(t, "C0INCIDENTS", "INC-1 · P2 · HighErrorRate: 5xx &gt; 5%")
 	h.WaitIn(t, "U0ENGA", "You are paged: INC-1")
 	resolved := bytes.ReplaceAll(body, []byte(`"firing"`), []byte(`"resolved"`))
 	require.Equal(t, http.StatusOK, post("Bearer tok", resolved))

@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,7 +315,7 @@ func TestBadInput(t *testing.T) {
 		{"no title", slash(b.m.declare, "U0ENGA", "P2"), commands.Invalid, "needs a title"},
 		{"blank title", slash(b.m.declare, "U0ENGA", "P2    "), commands.Invalid, "needs a title"},
 		{"nothing", slash(b.m.declare, "U0ENGA", ""), commands.Invalid, "Usage"},
-		{"long title", slash(b.m.declare, "U0ENGA", "P2 "+string(make([]byte, 200))+"x"), commands.Invalid, "Usage"},
+		{"long title", slash(b.m.declare, "U0ENGA", "P2 "+strings.Repeat("x", 151)), commands.Invalid, "Usage"},
 		{"stranger declares", slash(b.m.declare, "U0NOBODY", "P2 x"), commands.Forbidden, "Only people in the on-call configuration"},
 		{"ack nothing", slash(b.m.ack, "U0LEAD", ""), commands.NotFound, "You have no open pages to acknowledge."},
 		{"ack unknown incident", slash(b.m.ack, "U0ENGA", "INC-99"), commands.NotFound, "There is no incident INC-99."},

@@ -66,7 +66,14 @@ func (m *Module) declare(ctx context.Context, req commands.Slash) (commands.Resp
 	if _, err := cleanTitle(title); err != nil {
 		return commands.Response{}, withUsage(err, usageDeclare)
 	}
-	inc, err := m.Open(ctx, OpenRequest{Severity: sev, Title: title, Source: SourceSlash, OpenedBy: req.UserID})
+	// The trigger_id is unique per invocation and repeats on a redelivered
+	// envelope: with it as the reference, a redelivery that slipped past
+	// envelope de-duplication (two replicas) finds the same incident.
+	ref := ""
+	if req.TriggerID != "" {
+		ref = "trigger:" + req.TriggerID
+	}
+	inc, err := m.Open(ctx, OpenRequest{Severity: sev, Title: title, Source: SourceSlash, SourceRef: ref, OpenedBy: req.UserID})
 	if err != nil {
 		return commands.Response{}, err
 	}
@@ -266,6 +273,10 @@ func modal(callback, title, submit string, id int64, blocks ...slack.Block) *sla
 }
 
 func (m *Module) clickUpdate(ctx context.Context, req commands.Action) (commands.Response, error) {
+	// Refuse before opening the form: its submission would be refused anyway.
+	if !m.d.Config.Known(req.UserID) {
+		return commands.Response{}, errorf(commands.Forbidden, "Only people in the on-call configuration can post incident updates.")
+	}
 	inc, err := m.incidentOf(ctx, req.Value)
 	if err != nil {
 		return commands.Response{}, err
@@ -282,6 +293,9 @@ func (m *Module) clickUpdate(ctx context.Context, req commands.Action) (commands
 }
 
 func (m *Module) clickResolve(ctx context.Context, req commands.Action) (commands.Response, error) {
+	if !m.d.Config.Known(req.UserID) {
+		return commands.Response{}, errorf(commands.Forbidden, "Only people in the on-call configuration can resolve incidents.")
+	}
 	inc, err := m.incidentOf(ctx, req.Value)
 	if err != nil {
 		return commands.Response{}, err
@@ -310,7 +324,7 @@ func (m *Module) submitUpdate(_ context.Context, req commands.Submission) (comma
 	if err != nil {
 		return commands.Response{}, nil, err
 	}
-	status, impact := req.Value(blockStatus, inputAction), req.Value(blockImpact, inputAction)
+	status, impact := escape(req.Value(blockStatus, inputAction)), escape(req.Value(blockImpact, inputAction))
 	if status == "" {
 		return commands.Response{Errors: map[string]string{blockStatus: "Say what is happening."}}, nil, nil
 	}
@@ -325,7 +339,7 @@ func (m *Module) submitResolve(_ context.Context, req commands.Submission) (comm
 	if err != nil {
 		return commands.Response{}, nil, err
 	}
-	rc, res := req.Value(blockRootCause, inputAction), req.Value(blockResolution, inputAction)
+	rc, res := escape(req.Value(blockRootCause, inputAction)), escape(req.Value(blockResolution, inputAction))
 	errs := map[string]string{}
 	if rc == "" {
 		errs[blockRootCause] = "Say what caused it (\"unknown yet\" is an answer)."

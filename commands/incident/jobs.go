@@ -73,17 +73,25 @@ func (pagerdutyArgs) Kind() string { return "incident_pagerduty" }
 
 var uniqueByArgs = river.UniqueOpts{ByArgs: true}
 
+// River makes a scheduled job available only on its leader's scheduler
+// tick (every 5 s, looking 5 s ahead), and under load those ticks come
+// seconds late (measured: up to about 2 s). A job snoozed for at most 5 s,
+// though, stays available and is fetched by the producer's poll at exactly
+// its new time. So a timer due more than shortHorizon from now is inserted
+// scheduled wakeEarly before its instant and its worker snoozes the rest
+// (see early): a tick up to wakeEarly late costs nothing. A timer due
+// sooner is inserted available and snoozes at once.
+const (
+	wakeEarly    = 4 * time.Second
+	shortHorizon = 2 * wakeEarly
+)
+
 // insertAt schedules args, due at app-clock instant at (its At field holds
-// the same instant on River's clock). River makes scheduled jobs available
-// on its leader's scheduler tick (every 5 s, looking 5 s ahead), so a job
-// due more than lookAhead from now is inserted scheduled at its instant and
-// is fetched on time; one due sooner is inserted available and its worker
-// snoozes until the instant (see early) — a snooze of 5 s or less makes
-// the job available at exactly that instant without waiting for a tick.
+// the same instant on River's clock).
 func (m *Module) insertAt(ctx context.Context, tx pgx.Tx, args river.JobArgs, at time.Time) error {
 	opts := &river.InsertOpts{Queue: Queue, UniqueOpts: uniqueByArgs}
-	if !at.IsZero() && at.Sub(m.d.Now()) > lookAhead {
-		opts.ScheduledAt = m.schedAt(at)
+	if !at.IsZero() && at.Sub(m.d.Now()) > shortHorizon {
+		opts.ScheduledAt = m.schedAt(at).Add(-wakeEarly)
 	}
 	if _, err := m.d.Jobs.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("schedule %s at %s: %w", args.Kind(), at.UTC().Format(time.RFC3339), err)
@@ -91,17 +99,19 @@ func (m *Module) insertAt(ctx context.Context, tx pgx.Tx, args river.JobArgs, at
 	return nil
 }
 
-// lookAhead is how far ahead a job must be due to be inserted scheduled:
-// more than River's scheduler interval (5 s), so that a tick falls in the
-// 5 s before the instant and makes the job available in time.
-const lookAhead = 6 * time.Second
-
-// early snoozes a job until its instant.
+// early snoozes a job that runs before its instant (River's clock): at
+// once up to wakeEarly, in steps of wakeEarly up to shortHorizon (each
+// step stays available), and at once when the instant is far (a job River
+// ran early, say after clock skew between replicas).
 func (m *Module) early(at time.Time) error {
-	if wait := at.Sub(m.o.Wall()); wait > time.Millisecond {
+	wait := at.Sub(m.o.Wall())
+	switch {
+	case wait <= time.Millisecond:
+		return nil
+	case wait <= wakeEarly || wait > 2*shortHorizon:
 		return river.JobSnooze(wait)
 	}
-	return nil
+	return river.JobSnooze(wakeEarly)
 }
 
 // homeArgs re-publishes one user's App Home after a change.

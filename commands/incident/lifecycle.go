@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -95,9 +96,22 @@ func (m *Module) severityName(s string) (string, error) {
 	return name, nil
 }
 
-// cleanTitle collapses white space and checks the length.
+// printable makes outside text storable and showable: valid UTF-8, without
+// NUL (PostgreSQL text refuses it) or other control characters except
+// newlines and tabs.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// cleanTitle makes a title one line of printable text, collapses white
+// space and checks the length.
 func cleanTitle(s string) (string, error) {
-	t := strings.Join(strings.Fields(s), " ")
+	t := strings.Join(strings.Fields(printable(s)), " ")
 	switch {
 	case t == "":
 		return "", errorf(commands.Invalid, "An incident needs a title that says what is wrong.")
@@ -126,6 +140,8 @@ func (m *Module) open(ctx context.Context, req OpenRequest) (*Incident, bool, er
 	if err != nil {
 		return nil, false, err
 	}
+	req.Source, req.SourceRef, req.Playbook = printable(req.Source), printable(req.SourceRef), printable(req.Playbook)
+	req.OpenedBy, req.Note, req.PagerDutyID = printable(req.OpenedBy), printable(req.Note), printable(req.PagerDutyID)
 	if req.Source == "" {
 		req.Source = SourceSlash
 	}
@@ -292,7 +308,7 @@ func (m *Module) ensureParentOf(ctx context.Context, inc *Incident) (*Incident, 
 	return inc, nil
 }
 
-// errAlready marks a change that another click or source made first.
+// alreadyError marks a change that another click or source made first.
 type alreadyError struct{ msg string }
 
 func (e *alreadyError) Error() string { return e.msg }
@@ -395,6 +411,7 @@ func (m *Module) Resolve(ctx context.Context, id int64, user, rootCause, resolut
 }
 
 func (m *Module) resolve(ctx context.Context, id int64, user, rootCause, resolution, via string) (*Incident, error) {
+	rootCause, resolution = clipRunes(strings.TrimSpace(printable(rootCause)), maxText), clipRunes(strings.TrimSpace(printable(resolution)), maxText)
 	if via != SourcePagerDuty && !m.d.Config.Known(user) {
 		return nil, errorf(commands.Forbidden, "Only people in the on-call configuration can resolve incidents.")
 	}
@@ -491,6 +508,12 @@ func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor str
 	esc := m.d.Config.Escalation
 	var inc, after *Incident
 	var recipients []string
+	if pos.Step >= 0 && pos.Step < len(esc.Steps) {
+		// Resolved before the transaction: the roster reads overrides
+		// through the pool, and a transaction waiting for a second
+		// connection could starve the pool under a burst.
+		recipients = m.recipients(ctx, esc.Steps[pos.Step].Notify, m.d.Now())
+	}
 	fired := false
 	err := m.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -519,7 +542,6 @@ func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor str
 			return err
 		}
 		now := m.d.Now()
-		recipients = m.recipients(ctx, esc.Steps[pos.Step].Notify, now)
 		ok, err := claimPage(ctx, tx, id, pos.Round, pos.Loop, pos.Step, now, recipients, actor)
 		if err != nil || !ok {
 			if !ok && manual {
@@ -592,20 +614,26 @@ func (m *Module) fireStep(ctx context.Context, id int64, pos Position, actor str
 
 // fireBroadcast notifies the severity's broadcast people once.
 func (m *Module) fireBroadcast(ctx context.Context, id int64) error {
-	var inc *Incident
-	var recipients []string
+	inc, err := m.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	sev, ok := m.d.Config.Severity(inc.Severity)
+	if inc.Status != StatusTriggered || !ok || len(sev.Broadcast) == 0 {
+		return nil
+	}
+	// Outside the transaction, as in fireStep.
+	recipients := m.recipients(ctx, sev.Broadcast, m.d.Now())
 	fired := false
-	err := m.inTx(ctx, func(tx pgx.Tx) error {
+	err = m.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if inc, err = getIncident(ctx, tx, id, true); err != nil {
 			return err
 		}
-		sev, ok := m.d.Config.Severity(inc.Severity)
-		if inc.Status != StatusTriggered || !ok || len(sev.Broadcast) == 0 {
+		if inc.Status != StatusTriggered {
 			return nil
 		}
 		now := m.d.Now()
-		recipients = m.recipients(ctx, sev.Broadcast, now)
 		if ok, err := claimPage(ctx, tx, id, 0, -1, -1, now, recipients, actorSystem); err != nil || !ok {
 			return err
 		}
@@ -756,8 +784,9 @@ func (m *Module) nowOnCall(ctx context.Context, inc *Incident) []string {
 	return m.recipients(ctx, []string{config.WordPrimary}, m.d.Now())
 }
 
-// urgent reports whether the "still on it?" check applies: an acknowledged
-// P1 or P2 with a first-update target.
+// checkEvery is how long an acknowledged incident may stay quiet before its
+// commander is asked "still on it?": the first_update target of a P1 or P2,
+// zero (no check) otherwise.
 func (m *Module) checkEvery(inc *Incident) time.Duration {
 	if inc.Severity != "P1" && inc.Severity != "P2" {
 		return 0
@@ -932,7 +961,7 @@ func (m *Module) PostUpdate(ctx context.Context, id int64, user, status, impact 
 	if !m.d.Config.Known(user) {
 		return nil, errorf(commands.Forbidden, "Only people in the on-call configuration can post incident updates.")
 	}
-	status, impact = strings.TrimSpace(status), strings.TrimSpace(impact)
+	status, impact = strings.TrimSpace(printable(status)), strings.TrimSpace(printable(impact))
 	if status == "" {
 		return nil, errorf(commands.Invalid, "A status update needs some text.")
 	}
@@ -977,7 +1006,7 @@ func (m *Module) PostUpdate(ctx context.Context, id int64, user, status, impact 
 // SetNote sets (or with an empty text removes) a line shown on the parent,
 // such as triage progress, and re-renders the parent.
 func (m *Module) SetNote(ctx context.Context, id int64, key, text string) error {
-	key = strings.TrimSpace(key)
+	key, text = strings.TrimSpace(printable(key)), printable(text)
 	if key == "" {
 		return fmt.Errorf("set note of %s: empty key", KeyOf(id))
 	}

@@ -267,7 +267,7 @@ func (m *Module) onPagerDuty(ctx context.Context, ev pagerduty.WebhookEvent) err
 		if ev.Type == "incident.resolved" {
 			return nil // never seen open; nothing to mirror
 		}
-		title := pdi.Title
+		title := escape(pdi.Title)
 		if strings.TrimSpace(title) == "" {
 			title = fmt.Sprintf("PagerDuty incident #%d", pdi.Number)
 		}

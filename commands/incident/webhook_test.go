@@ -136,7 +136,7 @@ func TestAlertmanagerWebhook(t *testing.T) {
 	require.Len(t, list, 1)
 	inc := list[0]
 	require.Equal(t, "P2", inc.Severity)
-	require.Equal(t, "HighErrorRate: 5xx > 5%", inc.Title)
+	require.Equal(t, "HighErrorRate: 5xx &gt; 5%", inc.Title, "escaped for Slack")
 	require.Equal(t, SourceAlertmanager, inc.Source)
 	require.Empty(t, inc.Playbook, "no playbook label and no alertname rule")
 	require.Len(t, b.slack.find("reply", "", "opened from an Alertmanager alert", "`service=api`"), 1)
@@ -156,7 +156,7 @@ func TestAlertmanagerWebhook(t *testing.T) {
 	mixed := amBody("firing",
 		amAlert("firing", "disk1", map[string]string{"alertname": "DiskSpaceLow", "instance": "db-1"}),
 		amAlert("firing", "warn1", map[string]string{"alertname": "SlowQueries", "severity": "warning"}),
-		amAlert("firing", "crit1", map[string]string{"alertname": "Mystery", "severity": "critical"}),
+		amAlert("firing", "crit1", map[string]string{"alertname": "Mystery <!channel>", "severity": "critical"}),
 	)
 	require.Equal(t, http.StatusOK, serve(t, b, amRequest(mixed, ok)).Code)
 	list, err = b.m.OpenIncidents(context.Background())
@@ -165,6 +165,10 @@ func TestAlertmanagerWebhook(t *testing.T) {
 	require.Equal(t, "disk-space", list[1].Playbook)
 	require.Equal(t, "P3", list[1].Severity)
 	require.Equal(t, "P3", list[2].Severity, "critical pages; without a P-label or playbook it is P3")
+	require.Equal(t, "Mystery &lt;!channel&gt;: 5xx &gt; 5%", list[2].Title, "no @channel from an alert")
+	for _, m := range b.slack.find("", "") {
+		require.NotContains(t, m.Text, "<!channel>")
+	}
 	require.Equal(t, []string{"INC-2 disk-space"}, router.started)
 	require.Len(t, quiet.groups, 1)
 	require.Len(t, quiet.groups[0].Alerts, 1)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -211,7 +212,16 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return s[:runeCut(s, n)] + "…"
+}
+
+// runeCut returns the largest index at most n that starts a rune of s, so
+// that s[:runeCut(s, n)] stays valid UTF-8.
+func runeCut(s string, n int) int {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // clip keeps a section text inside Block Kit's 3000 characters.
@@ -219,5 +229,5 @@ func clip(s string) string {
 	if len(s) <= 3000 {
 		return s
 	}
-	return s[:2990] + "…"
+	return s[:runeCut(s, 2990)] + "…"
 }

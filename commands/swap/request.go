@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -67,9 +68,15 @@ func (m *Module) parseSwap(args []string) (swapRequest, error) {
 	return r, nil
 }
 
+// clip shortens s to at most 40 bytes for an answer, cutting at a rune
+// boundary so the sentence stays valid UTF-8.
 func clip(s string) string {
 	if len(s) > 40 {
-		return s[:40] + "…"
+		cut := 40
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }
