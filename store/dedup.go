@@ -28,22 +28,19 @@ const (
 )
 
 // Dedup answers "is this the first time we see this key?" for Slack envelope
-// IDs and other at-least-once deliveries, across processes.
+// IDs and other at-least-once deliveries, across processes and replicas.
 //
-// With Redis up it costs one round trip (SET key 1 NX EX ttl). Without Redis,
-// or while Redis fails, it uses INSERT … ON CONFLICT DO NOTHING into
-// processed_envelopes; after a failure it stays on PostgreSQL for a few
-// seconds instead of paying a Redis timeout per call, and it logs one warning
+// Redis filters: SET key 1 NX EX ttl answers a repeat in one round trip
+// without touching PostgreSQL. PostgreSQL decides: a key Redis has not seen
+// is then claimed with INSERT … ON CONFLICT DO NOTHING into
+// processed_envelopes, and only the inserter gets "first". Redis alone is not
+// enough with several replicas: a replica whose Redis call failed or timed
+// out records the key in PostgreSQL only, and another replica asking Redis
+// would accept the same envelope again (the two-replica burst test caught
+// exactly that). The extra round trip comes after the ack, so it costs
+// answer time, not ack time. While Redis fails, calls go to PostgreSQL alone
+// for a few seconds instead of paying a Redis timeout each, with one warning
 // per outage.
-//
-// Trade-off across outages: keys recorded only in PostgreSQL during an outage
-// are unknown to Redis. For one TTL after Redis recovers, a "first" from Redis
-// is confirmed against PostgreSQL (two round trips) so a redelivery that
-// straddles the recovery is still caught. The opposite direction is not
-// covered: a key recorded only in Redis before it failed, redelivered during
-// the outage, is accepted again. Keeping every call at one round trip while
-// Redis is healthy is worth that small window; handlers are idempotent where
-// it matters.
 type Dedup struct {
 	db         *DB
 	rdb        *redis.Client
@@ -57,11 +54,6 @@ type Dedup struct {
 	down bool
 	// retryAt is when Redis may be tried again while down.
 	retryAt time.Time
-	// confirmUntil ends the post-outage window in which Redis "first"
-	// answers are confirmed against PostgreSQL.
-	confirmUntil time.Time
-	// usedPG records that PostgreSQL answered alone during the outage.
-	usedPG bool
 }
 
 // DedupOption adjusts a Dedup built by NewDedup.
@@ -126,14 +118,11 @@ func (d *Dedup) First(ctx context.Context, key string, now time.Time) (bool, err
 		d.redisFailed(ctx, now, err)
 		return d.firstPG(ctx, key, now)
 	}
-	confirm := d.redisOK(ctx, now)
+	d.redisOK(ctx)
 	if !first {
 		return false, nil
 	}
-	if confirm {
-		return d.firstPG(ctx, key, now)
-	}
-	return true, nil
+	return d.firstPG(ctx, key, now)
 }
 
 func (d *Dedup) firstPG(ctx context.Context, key string, now time.Time) (bool, error) {
@@ -156,7 +145,6 @@ func (d *Dedup) redisAllowed(now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.down && now.Before(d.retryAt) {
-		d.usedPG = true
 		return false
 	}
 	return true
@@ -167,7 +155,6 @@ func (d *Dedup) redisFailed(ctx context.Context, now time.Time, err error) {
 	d.mu.Lock()
 	first := !d.down
 	d.down = true
-	d.usedPG = true
 	d.retryAt = now.Add(d.retryAfter)
 	d.mu.Unlock()
 	if first {
@@ -176,24 +163,15 @@ func (d *Dedup) redisFailed(ctx context.Context, now time.Time, err error) {
 	}
 }
 
-// redisOK records a Redis answer and reports whether a "first" must still be
-// confirmed against PostgreSQL because an outage ended less than a TTL ago.
-func (d *Dedup) redisOK(ctx context.Context, now time.Time) bool {
+// redisOK records that Redis answered, logging the end of an outage.
+func (d *Dedup) redisOK(ctx context.Context) {
 	d.mu.Lock()
 	recovered := d.down
-	if recovered {
-		d.down = false
-		if d.usedPG {
-			d.confirmUntil = now.Add(d.ttl)
-		}
-		d.usedPG = false
-	}
-	confirm := now.Before(d.confirmUntil)
+	d.down = false
 	d.mu.Unlock()
 	if recovered {
-		d.log.InfoContext(ctx, "Redis answers again: de-duplicating on Redis")
+		d.log.InfoContext(ctx, "Redis answers again: de-duplicating on Redis and PostgreSQL")
 	}
-	return confirm
 }
 
 // Prune deletes PostgreSQL de-duplication rows recorded before before and

@@ -46,7 +46,7 @@ func TestDedupRedis(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, ttl, 50*time.Second)
 	require.LessOrEqual(t, ttl, time.Minute)
-	require.Zero(t, pgRows(t, db, "Env1"), "one round trip: Redis only while healthy")
+	require.Equal(t, 1, pgRows(t, db, "Env1"), "PostgreSQL records every new key")
 
 	// A second process shares the answer.
 	other := store.NewDedup(db, rdb, time.Minute, nil, store.WithKeyPrefix(prefix))
@@ -153,21 +153,36 @@ func TestDedupAcrossARedisOutage(t *testing.T) {
 	first, err = d.First(ctx, "AfterOutage", now)
 	require.NoError(t, err)
 	require.True(t, first)
-	require.Equal(t, []string{"Redis answers again: de-duplicating on Redis"}, logs.drain(slog.LevelInfo))
+	require.Equal(t, []string{"Redis answers again: de-duplicating on Redis and PostgreSQL"}, logs.drain(slog.LevelInfo))
 
 	// A redelivery of an envelope seen only by PostgreSQL during the outage
-	// is still caught in the window after recovery.
+	// is caught: Redis has not seen it, PostgreSQL has.
 	first, err = d.First(ctx, "DuringOutage", now.Add(time.Second))
 	require.NoError(t, err)
 	require.False(t, first)
+	require.Empty(t, logs.drain(slog.LevelWarn))
+}
 
-	// Once a TTL has passed since recovery, Redis alone answers again.
-	later := now.Add(ttl + time.Second)
-	first, err = d.First(ctx, "Fresh", later)
+// TestDedupSplitBrain is two replicas of which one cannot reach Redis: the
+// envelope is still accepted once.
+func TestDedupSplitBrain(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	db := storetest.DB(t)
+	rdb, prefix := storetest.Redis(t)
+	healthy := store.NewDedup(db, rdb, time.Minute, nil, store.WithKeyPrefix(prefix))
+	sw := &switchableDialer{}
+	sw.down.Store(true)
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", Dialer: sw.dial, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = dead.Close() })
+	cut := store.NewDedup(db, dead, time.Minute, nil, store.WithKeyPrefix(prefix))
+
+	first, err := cut.First(ctx, "Env9", t0)
 	require.NoError(t, err)
 	require.True(t, first)
-	require.Zero(t, pgRows(t, db, "Fresh"))
-	require.Empty(t, logs.drain(slog.LevelWarn))
+	first, err = healthy.First(ctx, "Env9", t0)
+	require.NoError(t, err)
+	require.False(t, first, "the replica on Redis must not accept what the other took on PostgreSQL")
 }
 
 func TestDedupCancelledContextIsNotAnOutage(t *testing.T) {
