@@ -140,8 +140,24 @@ func BenchmarkAck(b *testing.B) {
 		b.ReportMetric(us(pct(lat, .99)), "ack-p99-µs")
 		b.ReportMetric(us(pct(answers, .5)), "answer-p50-µs")
 		b.ReportMetric(us(pct(answers, .99)), "answer-p99-µs")
-		fmt.Fprintf(os.Stderr, "bench: %d envelopes at %d/s: ack p50 %v p99 %v; /oncall answer p50 %v p99 %v\n",
-			len(samples), benchRate, pct(lat, .5), pct(lat, .99), pct(answers, .5), pct(answers, .99))
+		slow := 0
+		for _, d := range answers {
+			if d > 10*time.Millisecond {
+				slow++
+			}
+		}
+		b.ReportMetric(float64(slow), "answers-over-10ms")
+		fmt.Fprintf(os.Stderr, "bench: %d envelopes at %d/s: ack p50 %v p99 %v; /oncall answer p50 %v p99 %v, %d over 10 ms\n",
+			len(samples), benchRate, pct(lat, .5), pct(lat, .99), pct(answers, .5), pct(answers, .99), slow)
+		if os.Getenv("ONCALLBOT_BENCH_TRACE") != "" {
+			for i, s := range samples {
+				for _, m := range h.Sim.Messages() {
+					if m.InReplyTo == s.id && m.At.Sub(s.t0) > 10*time.Millisecond {
+						fmt.Fprintf(os.Stderr, "slow answer #%d at +%v: %v\n", i, s.t0.Sub(samples[0].t0).Round(time.Millisecond), m.At.Sub(s.t0))
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -24,12 +24,13 @@ import (
 // and PostgreSQL, with the app's pool and queue settings. Slack is an
 // in-memory fake so that only the scheduling path is measured.
 // Run: go test -run '^$' -bench EscalationLag -benchtime 1x ./commands/incident/
-// The pool is the app's default (pgxpool's max(4, CPUs)); see
-// BenchmarkEscalationLagPool20 for a larger one.
+// The pool is the app's default (store.DefaultMaxConns); see
+// BenchmarkEscalationLagPool20 for a pool of 20.
 func BenchmarkEscalationLag(b *testing.B) { benchLag(b, "default") }
 
-// BenchmarkEscalationLagPool20 is BenchmarkEscalationLag with 20 database
-// connections, which DATABASE_URL can ask for with pool_max_conns=20.
+// BenchmarkEscalationLagPool20 is BenchmarkEscalationLag with a pool of 20
+// connections (DATABASE_URL's pool_max_conns), to see how the lag depends
+// on the pool.
 func BenchmarkEscalationLagPool20(b *testing.B) { benchLag(b, "20") }
 
 func benchLag(b *testing.B, pool string) {
