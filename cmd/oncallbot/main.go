@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -202,6 +203,9 @@ func serve(ctx context.Context, getenv func(string) string, stdin io.Reader, std
 	}
 
 	var sim *slacksim.Server
+	if local && strings.TrimSpace(getenv("HTTP_ADDR")) == "" {
+		opts.HTTPAddr = localHTTPAddr(opts.HTTPAddr, log)
+	}
 	if local {
 		sim, err = slacksim.New(simOptions(cfg, log))
 		if err != nil {
@@ -267,6 +271,19 @@ func serve(ctx context.Context, getenv func(string) string, stdin io.Reader, std
 		}
 		return code
 	}
+}
+
+// localHTTPAddr keeps the default HTTP address for the local workspace when
+// it is free, else takes any free loopback port: trying the bot must not
+// fail because something else already listens on :8080.
+func localHTTPAddr(addr string, log *slog.Logger) string {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		_ = ln.Close()
+		return addr
+	}
+	log.Warn("HTTP_ADDR default is taken; the local workspace listens on a free loopback port instead", "addr", addr)
+	return "127.0.0.1:0"
 }
 
 func firstPoolMember(cfg *config.Config) string {
