@@ -266,6 +266,12 @@ func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // mapErr translates driver errors into the store's error vocabulary, wrapping
 // with what so the message says what was being done.
+// MapErr wraps err with what was being done, turning pgx.ErrNoRows into
+// ErrNotFound and a unique violation into a *ConflictError naming the
+// constraint, so feature packages querying their own tables map errors the
+// same way.
+func MapErr(what string, err error) error { return mapErr(what, err) }
+
 func mapErr(what string, err error) error {
 	if err == nil {
 		return nil

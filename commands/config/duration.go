@@ -99,7 +99,10 @@ func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes t as in oncall.yaml.
 func (t Target) MarshalYAML() (any, error) { return t.String(), nil }
 
-// kindName names a node's kind for error messages.
+// KindName names a YAML node's kind for error messages ("a mapping",
+// "a list", a quoted scalar, …); the playbook and template loaders share it.
+func KindName(n *yaml.Node) string { return kindName(n) }
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:

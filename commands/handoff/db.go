@@ -9,12 +9,10 @@ package handoff
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/contextinject/oncallbot/store"
 )
@@ -42,19 +40,7 @@ type record struct {
 const recordColumns = `boundary, outgoing, incoming, reminded_at, fields, message, posted_by, posted_at, channel, ts,
 	ready_channel, ready_ts, ready_by, ready_at, created_at, updated_at`
 
-func dbErr(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fmt.Errorf("%s: %w", what, &store.ConflictError{Constraint: pgErr.ConstraintName, Err: err})
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+func dbErr(what string, err error) error { return store.MapErr(what, err) }
 
 // ensureRecord creates the handoff of boundary unless it exists.
 func ensureRecord(ctx context.Context, q store.DBTX, b time.Time, outgoing, incoming string, now time.Time) error {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/contextinject/oncallbot/commands/severity"
 	"github.com/contextinject/oncallbot/store"
@@ -101,19 +100,7 @@ func (r incidentRow) incident() *Incident {
 	}
 }
 
-func mapErr(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fmt.Errorf("%s: %w", what, &store.ConflictError{Constraint: pgErr.ConstraintName, Err: err})
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+func mapErr(what string, err error) error { return store.MapErr(what, err) }
 
 func queryIncidents(ctx context.Context, q store.DBTX, what, where string, args ...any) ([]*Incident, error) {
 	rows, err := q.Query(ctx, `SELECT `+incidentColumns+` FROM incidents `+where, args...)
