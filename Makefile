@@ -40,13 +40,7 @@ bench-all: services
 # packages whose tests define one; seeds live in each package's
 # testdata/fuzz/FuzzXxx, and a failing input is written there.
 fuzz: services
-	@set -e; \
-	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-		for name in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
-			echo "== fuzz $$dir $$name for $(FUZZTIME)"; \
-			$(GO) test -run "^$$name\$$" -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$dir; \
-		done; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 lint:
 	$(GO) vet $(PKGS)
