@@ -41,7 +41,7 @@ const (
 
 // Usage lines.
 const (
-	usageSwap  = "/oncall swap @eng [YYYY-MM-DD] — ask @eng to exchange your next primary shift (or the one on that date) for their next one; `/oncall swap undo` undoes an accepted swap; admins: `/oncall swap @a @b [YYYY-MM-DD]`"
+	usageSwap  = "/oncall swap @eng [YYYY-MM-DD] — ask @eng to exchange your next primary shift (or the one on that date) for their next one; /oncall swap undo undoes an accepted swap; admins: /oncall swap @a @b [YYYY-MM-DD]"
 	usageStats = "/oncall stats [@eng] — shifts served this year, time off in lieu, swaps owed, incidents handled"
 )
 
