@@ -88,3 +88,37 @@ func TestSlackRateLimitRetried(t *testing.T) {
 }
 
 func msg(text string) commands.Message { return commands.Message{Text: text} }
+
+// TestDisconnectStorm sends a command, then a storm of disconnects and
+// dropped sockets, redelivering the command across them: it is answered
+// once, and the bot serves after the storm.
+func TestDisconnectStorm(t *testing.T) {
+	t.Parallel()
+	h := apptest.New(t, apptest.Options{})
+	id := h.Slash(t, "U0ENGA", "C0INCIDENTS", "/oncall")
+	for i := range 6 {
+		before := h.Sim.Connections()
+		if i%2 == 0 {
+			h.Sim.Disconnect("refresh_requested")
+		} else {
+			h.Sim.DropConnection()
+		}
+		require.Eventually(t, func() bool { return h.Sim.Connections() > before }, 15*time.Second, 5*time.Millisecond)
+		require.NoError(t, h.Sim.Redeliver(id))
+	}
+	require.NoError(t, h.App.WaitConnected(10*time.Second))
+	h.Slash(t, "U0ENGB", "C0INCIDENTS", "/oncall schedule 1")
+	h.WaitEphemeral(t, "U0ENGB", "Next 1 shifts")
+	// An ack written as its socket closes is lost, as on Slack, which then
+	// delivers again: the delivery on the calm connection is acked.
+	acked := len(h.Sim.Acks(id))
+	require.NoError(t, h.Sim.Redeliver(id))
+	require.Eventually(t, func() bool { return len(h.Sim.Acks(id)) > acked }, 10*time.Second, 10*time.Millisecond, "the last delivery is acked")
+	n := 0
+	for _, m := range h.Ephemerals("U0ENGA") {
+		if strings.Contains(m.Text, "On call now") {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "answered once across the storm")
+}
