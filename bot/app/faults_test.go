@@ -35,6 +35,13 @@ func TestPostgresGoneWhileRunning(t *testing.T) {
 	m := h.WaitEphemeral(t, "U0ENGB", "On call now", "Primary: Engineer A")
 	require.Contains(t, m.Text, "database unreachable")
 
+	// A state change cannot be saved: the caller is told, nothing is posted.
+	h.Slash(t, "U0ENGA", "C0INCIDENTS", "/incident P3 declared during the outage")
+	h.WaitEphemeral(t, "U0ENGA", "Something went wrong")
+	for _, msg := range h.Sim.Messages() {
+		require.False(t, !msg.Ephemeral && strings.Contains(msg.Text, "during the outage"), "nothing announced that was not saved")
+	}
+
 	srv.Start(t)
 	require.Eventually(t, func() bool {
 		code, _ := get(t, base+"/readyz")
@@ -43,6 +50,11 @@ func TestPostgresGoneWhileRunning(t *testing.T) {
 	h.Slash(t, "U0LEAD", "C0INCIDENTS", "/oncall")
 	m = h.WaitEphemeral(t, "U0LEAD", "On call now")
 	require.NotContains(t, m.Text, "database unreachable")
+
+	// Work resumes: an incident declared now is saved, posted and paged.
+	h.Slash(t, "U0ENGA", "C0INCIDENTS", "/incident P2 declared after recovery")
+	h.WaitIn(t, "C0INCIDENTS", "declared after recovery")
+	h.WaitIn(t, "U0ENGA", "You are paged", "declared after recovery")
 }
 
 // TestRedisDownFallsBackToPostgres runs on PostgreSQL alone when Redis is
