@@ -135,10 +135,10 @@ func TestPlanLoopsAndEdges(t *testing.T) {
 	require.Len(t, Plan(esc, start), 2)
 	require.Empty(t, Plan(config.Escalation{}, start))
 
-	l, s, ok := nextStep(esc, 0, 1)
+	_, _, ok := nextStep(esc, 0, 1)
 	require.False(t, ok, "after the last step of the only loop")
 	esc.Loops = 2
-	l, s, ok = nextStep(esc, 0, 1)
+	l, s, ok := nextStep(esc, 0, 1)
 	require.True(t, ok)
 	require.Equal(t, [2]int{1, 0}, [2]int{l, s})
 	require.Equal(t, "step 2 of 2, loop 1 of 2", stepLabel(esc, 0, 1))
