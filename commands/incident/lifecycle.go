@@ -313,6 +313,17 @@ type alreadyError struct{ msg string }
 
 func (e *alreadyError) Error() string { return e.msg }
 
+// txFailed turns the error of a state-changing transaction into the answer:
+// a change someone else already made is a Conflict naming them (with the
+// incident as it is), anything else goes through notFound.
+func (m *Module) txFailed(id int64, inc *Incident, err error) (*Incident, error) {
+	var already *alreadyError
+	if errors.As(err, &already) {
+		return inc, errorf(commands.Conflict, "%s", already.msg)
+	}
+	return nil, m.notFound(id, err)
+}
+
 // Acknowledge acknowledges incident id as user (via: button, command,
 // pagerduty, …): the chain stops, user becomes incident commander unless
 // someone holds command, and the change reaches the parent, the DMs, the App
@@ -354,12 +365,8 @@ func (m *Module) Acknowledge(ctx context.Context, id int64, user, via string) (*
 		}
 		return nil
 	})
-	var already *alreadyError
-	if errors.As(err, &already) {
-		return inc, errorf(commands.Conflict, "%s", already.msg)
-	}
 	if err != nil {
-		return nil, m.notFound(id, err)
+		return m.txFailed(id, inc, err)
 	}
 	now := m.d.Now()
 	owner := ""
@@ -440,12 +447,8 @@ func (m *Module) resolve(ctx context.Context, id int64, user, rootCause, resolut
 		}
 		return nil
 	})
-	var already *alreadyError
-	if errors.As(err, &already) {
-		return inc, errorf(commands.Conflict, "%s", already.msg)
-	}
 	if err != nil {
-		return nil, m.notFound(id, err)
+		return m.txFailed(id, inc, err)
 	}
 	now := m.d.Now()
 	var b strings.Builder
