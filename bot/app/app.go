@@ -32,6 +32,7 @@ import (
 	"github.com/contextinject/oncallbot/commands/oncall"
 	"github.com/contextinject/oncallbot/commands/swap"
 	"github.com/contextinject/oncallbot/commands/triage"
+	"github.com/contextinject/oncallbot/integrations/pagerduty"
 	"github.com/contextinject/oncallbot/store"
 )
 
@@ -84,6 +85,7 @@ type App struct {
 	// Hooks are console `run NAME` actions.
 	Hooks map[string]func(ctx context.Context) error
 
+	pd       *pagerduty.Client // shared PagerDuty client, built on first use
 	httpSrv  *http.Server
 	httpAddr string
 	cancel   context.CancelFunc

@@ -41,9 +41,7 @@ func (a *App) connect(_ context.Context) error {
 			a.Handoffs.Handoff.SetChanges(changes)
 		}
 		if tok := a.o.Getenv("PAGERDUTY_TOKEN"); tok != "" && a.o.Config.Rotation.PagerDuty != nil {
-			pd := pagerduty.New(pagerduty.Options{Token: tok, BaseURL: a.o.Getenv("PAGERDUTY_API_URL"),
-				Transport: &bot.CountingTransport{API: "pagerduty", Calls: a.Metrics.APICalls}})
-			a.Handoffs.Handoff.SetPagerDuty(&pdOverrides{a: a, pd: pd})
+			a.Handoffs.Handoff.SetPagerDuty(&pdOverrides{a: a, pd: a.pagerDuty()})
 		}
 	}
 	return nil
@@ -210,4 +208,20 @@ func (p *pdOverrides) Override(ctx context.Context, role, user string, start, en
 // countingClient is an HTTP client whose calls count as api in the metrics.
 func countingClient(api string, m *bot.Metrics) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &bot.CountingTransport{API: api, Calls: m.APICalls}}
+}
+
+// pagerDutyOptions are the PagerDuty client settings from the environment,
+// with calls counted in the metrics.
+func (a *App) pagerDutyOptions() pagerduty.Options {
+	return pagerduty.Options{Token: a.o.Getenv("PAGERDUTY_TOKEN"), BaseURL: a.o.Getenv("PAGERDUTY_API_URL"),
+		Transport: &bot.CountingTransport{API: "pagerduty", Calls: a.Metrics.APICalls}}
+}
+
+// pagerDuty returns the client every module shares for PagerDuty calls;
+// callers check PAGERDUTY_TOKEN first (PagerDuty features are off without it).
+func (a *App) pagerDuty() *pagerduty.Client {
+	if a.pd == nil {
+		a.pd = pagerduty.New(a.pagerDutyOptions())
+	}
+	return a.pd
 }

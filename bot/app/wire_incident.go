@@ -3,10 +3,8 @@ package app
 import (
 	"context"
 
-	"github.com/contextinject/oncallbot/bot"
 	"github.com/contextinject/oncallbot/commands/incident"
 	"github.com/contextinject/oncallbot/commands/monitoring"
-	"github.com/contextinject/oncallbot/integrations/pagerduty"
 )
 
 // wireIncident builds incidents: /incident, /oncall ack, the incident
@@ -28,8 +26,7 @@ func (a *App) wireIncident(_ context.Context) error {
 		},
 	}
 	if tok := a.o.Getenv("PAGERDUTY_TOKEN"); tok != "" {
-		o.PagerDuty = pagerduty.New(pagerduty.Options{Token: tok, BaseURL: a.o.Getenv("PAGERDUTY_API_URL"),
-			Transport: &bot.CountingTransport{API: "pagerduty", Calls: a.Metrics.APICalls}})
+		o.PagerDuty = a.pagerDuty()
 	}
 	a.Incident = incident.New(d, o)
 	if a.Monitoring != nil {

@@ -3,11 +3,9 @@ package app
 import (
 	"context"
 
-	"github.com/contextinject/oncallbot/bot"
 	"github.com/contextinject/oncallbot/commands/links"
 	"github.com/contextinject/oncallbot/commands/monitoring"
 	"github.com/contextinject/oncallbot/commands/pdcode"
-	"github.com/contextinject/oncallbot/integrations/pagerduty"
 )
 
 // wireMonitoring builds the rest of the runbook: non-paging alerts in
@@ -31,9 +29,7 @@ func (a *App) wireMonitoring(_ context.Context) error {
 	if tok == "" || !managed {
 		return nil
 	}
-	client := pagerduty.New(pagerduty.Options{Token: tok, BaseURL: a.o.Getenv("PAGERDUTY_API_URL"),
-		Transport: &bot.CountingTransport{API: "pagerduty", Calls: a.Metrics.APICalls}})
-	drift := pdcode.NewDrift(d, client)
+	drift := pdcode.NewDrift(d, a.pagerDuty())
 	if err := drift.RegisterJobs(d.Workers, a.Jobs); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/contextinject/oncallbot/bot"
 	"github.com/contextinject/oncallbot/commands/oncall"
 	"github.com/contextinject/oncallbot/commands/swap"
 	"github.com/contextinject/oncallbot/integrations/pagerduty"
@@ -17,14 +16,14 @@ import (
 func (a *App) wireSwap(_ context.Context) error {
 	d := a.Deps
 	o := swap.Options{Deps: d, Roster: a.Roster, SyncFunc: a.Oncall.RequestSync, HomeFunc: a.Oncall.PublishHome}
-	if tok := a.o.Getenv("PAGERDUTY_TOKEN"); tok != "" {
-		base := a.o.Getenv("PAGERDUTY_API_URL")
-		counting := &bot.CountingTransport{API: "pagerduty", Calls: a.Metrics.APICalls}
-		o.PagerDuty = pagerduty.New(pagerduty.Options{Token: tok, BaseURL: base, Transport: counting})
+	if a.o.Getenv("PAGERDUTY_TOKEN") != "" {
+		o.PagerDuty = a.pagerDuty()
 		if d.Config.Rotation.PagerDuty != nil {
 			// Reads answer people waiting in Slack: one quick retry, then
 			// the Roster falls back to its own schedule with a note.
-			reads := pagerduty.New(pagerduty.Options{Token: tok, BaseURL: base, Transport: counting, MaxRetries: 1, MaxWait: time.Second})
+			ro := a.pagerDutyOptions()
+			ro.MaxRetries, ro.MaxWait = 1, time.Second
+			reads := pagerduty.New(ro)
 			src := oncall.NewPagerDutySource(d.Config, reads, d.Now, 0)
 			a.Roster.SetSource(src)
 			o.ChangedFunc = src.Invalidate
